@@ -1,0 +1,57 @@
+"""fusionmat: portrait matting from the command line and from Python.
+
+>>> import fusionmat
+>>> alpha = fusionmat.matte("portrait.jpg")          # HxW float32 in [0, 1]
+>>> engine = fusionmat.load_engine("selfie")          # load once ...
+>>> alphas = [fusionmat.matte(p, engine=engine) for p in paths]   # ... reuse
+"""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from fusionmat.engines.base import Engine
+
+_default_engine = None
+
+
+def load_engine(name: str = "selfie", **options):
+    """Build an engine by name ('selfie', 'latefusion'); see :mod:`fusionmat.engines`."""
+    from fusionmat.engines import load_engine as _load
+
+    return _load(name, **options)
+
+
+def matte(image: "np.ndarray | str | os.PathLike", *, engine: "Engine | None" = None, refine: str = "auto") -> "np.ndarray":
+    """Alpha matte of one image.
+
+    Parameters
+    ----------
+    image : path of an image file, or HxWx3 RGB array (uint8, or float in [0, 1]).
+    engine : a loaded engine; by default the default engine, loaded on first use and
+        kept for the rest of the process.
+    refine : 'auto', 'closed-form' or 'none'.
+
+    Returns
+    -------
+    HxW float32 in [0, 1], aligned with the (EXIF-corrected) image.
+    """
+    global _default_engine
+    from fusionmat.pipeline import matte_image
+    from fusionmat.read import read_image
+
+    if isinstance(image, (str, os.PathLike)):
+        image = read_image(image)
+    if engine is None:
+        if _default_engine is None:
+            _default_engine = load_engine()
+        engine = _default_engine
+    return matte_image(image, engine, refine=refine)
+
+
+__all__ = ["__version__", "load_engine", "matte"]

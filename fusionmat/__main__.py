@@ -1,0 +1,3 @@
+from fusionmat.cli import main
+
+main()

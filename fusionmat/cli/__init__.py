@@ -1,0 +1,27 @@
+"""The ``fusionmat`` command line. Each command lives in its own module."""
+from __future__ import annotations
+
+import click
+
+from fusionmat import __version__
+from fusionmat.cli.predict import predict
+from fusionmat.cli.weights import weights
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="fusionmat")
+def main() -> None:
+    """Portrait matting: soft alpha mattes, previews and cut-outs of people in photos.
+
+    \b
+    Examples:
+      fusionmat weights fetch            # once, after install
+      fusionmat predict photo.jpg        # photo_matting.png + photo_concat.jpg
+      fusionmat predict *.jpg --out mattes/ --cutout
+    """
+
+
+main.add_command(predict)
+main.add_command(weights)
+
+__all__ = ["main"]

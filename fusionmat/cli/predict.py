@@ -1,0 +1,76 @@
+"""``fusionmat predict``: mattes, previews and cut-outs for the given images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fusionmat.cli.common import build_engine, echo_error, engine_options, reporting_warnings
+from fusionmat.errors import FusionmatError
+
+
+def output_paths(image: Path, out_dir: Path | None, *, cutout: bool) -> dict[str, Path]:
+    """Where the outputs of ``image`` go: next to it, or in ``out_dir``."""
+    folder = out_dir if out_dir is not None else image.parent
+    stem = image.stem
+    paths = {"matting": folder / f"{stem}_matting.png", "concat": folder / f"{stem}_concat.jpg"}
+    if cutout:
+        paths["cutout"] = folder / f"{stem}_cutout.png"
+    return paths
+
+
+def write_outputs(image_rgb, alpha, paths: dict[str, Path]) -> None:
+    """Write the matte, the side-by-side preview and (if asked) the RGBA cut-out."""
+    from fusionmat.foreground import estimate_foreground
+    from fusionmat.write import concat_preview, cutout_rgba, save_image
+
+    save_image(paths["matting"], alpha)
+    save_image(paths["concat"], concat_preview(image_rgb, alpha))
+    if "cutout" in paths:
+        save_image(paths["cutout"], cutout_rgba(estimate_foreground(image_rgb, alpha), alpha))
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the outputs (default: next to each input).")
+@click.option("--cutout", is_flag=True, help="Also write <stem>_cutout.png (RGBA, foreground colours estimated).")
+@engine_options
+def predict(images, out_dir, cutout, engine, weights_file, refine, threads):
+    """Write <stem>_matting.png and <stem>_concat.jpg for each IMAGE.
+
+    The matte is 8-bit, the size of the input after its EXIF orientation is
+    applied; the preview shows input | matte side by side. Outputs go next to
+    each input unless --out is given; an input is never overwritten.
+
+    \b
+    Examples:
+      fusionmat predict photo.jpg
+      fusionmat predict shots/*.jpg --out mattes/ --cutout
+      fusionmat predict photo.jpg --engine latefusion --weights latefusion.h5
+    """
+    from fusionmat.pipeline import matte_image
+    from fusionmat.read import read_image
+    from fusionmat.write import refuse_inputs
+
+    loaded = build_engine(engine, weights_file, threads)
+    inputs = {p.resolve() for p in images}
+    claimed: dict[Path, Path] = {}
+    failed = 0
+    for image_path in images:
+        try:
+            paths = output_paths(image_path, out_dir, cutout=cutout)
+            refuse_inputs(list(paths.values()), inputs)
+            clash = next((claimed[p.resolve()] for p in paths.values() if p.resolve() in claimed), None)
+            if clash is not None:
+                raise FusionmatError(f"{image_path}: its outputs would overwrite those of {clash}; use --out")
+            rgb = read_image(image_path)
+            alpha = reporting_warnings(str(image_path), matte_image, rgb, loaded, refine=refine)
+            write_outputs(rgb, alpha, paths)
+            claimed.update({p.resolve(): image_path for p in paths.values()})
+            click.echo(f"{image_path} -> {paths['matting']}")
+        except FusionmatError as exc:
+            failed += 1
+            echo_error(str(exc))
+    if failed:
+        raise click.ClickException(f"{failed} of {len(images)} image(s) failed")

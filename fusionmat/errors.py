@@ -1,0 +1,18 @@
+"""Typed exceptions raised by the library; only the CLI turns them into exit codes."""
+from __future__ import annotations
+
+
+class FusionmatError(Exception):
+    """Base class of every error fusionmat raises on purpose."""
+
+
+class ImageReadError(FusionmatError):
+    """An input file could not be read as an image (missing, unreadable, corrupt, too small...)."""
+
+
+class WeightsError(FusionmatError):
+    """Model weights are missing, corrupt (checksum mismatch) or do not fit the network."""
+
+
+class OutputError(FusionmatError):
+    """An output could not be written, or writing it would overwrite an input."""

@@ -1,0 +1,101 @@
+"""Read any image Pillow can open into the library's convention: float32 HxWx3 RGB in [0, 1].
+
+EXIF orientation is applied, so the array is the picture as a viewer shows it; every
+later step (and every output) is aligned with that array.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from fusionmat.errors import ImageReadError
+
+MIN_SIDE = 16
+"""Smallest width or height accepted; smaller images carry no usable subject."""
+
+_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+
+
+def _to_rgb(im: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to float32 RGB in [0, 1]; transparency is composited onto white."""
+    if im.mode in _SIXTEEN_BIT_MODES:
+        grey = np.asarray(im, dtype=np.float32)
+        scale = 65535.0 if im.mode != "I" or grey.max(initial=0) > 255 else 255.0
+        grey = np.clip(grey / scale, 0.0, 1.0)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if im.mode == "F":
+        grey = np.clip(np.asarray(im, dtype=np.float32) / 255.0, 0.0, 1.0)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        im.mode == "P" and "transparency" in im.info
+    )
+    if has_alpha:
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
+        alpha = rgba[:, :, 3:4]
+        return rgba[:, :, :3] * alpha + (1.0 - alpha)
+    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as float32 RGB.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any file Pillow opens (JPEG, PNG, TIFF, WebP, GIF: first frame, ...), in any mode:
+        grey, RGBA/LA/P with transparency (composited onto white), CMYK, 16-bit.
+
+    Returns
+    -------
+    numpy.ndarray
+        HxWx3 float32 in [0, 1], EXIF orientation applied.
+
+    Raises
+    ------
+    ImageReadError
+        With a one-line reason: missing, not readable, not an image, truncated,
+        larger than Pillow's decompression-bomb limit, or smaller than ``MIN_SIDE``.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                rgb = _to_rgb(im)
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise ImageReadError(f"{path}: permission denied") from None
+    except Image.UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not an image Pillow can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(f"{path}: too many pixels ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{path}: corrupt or truncated image ({exc})") from None
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ImageReadError(f"{path}: image is {w}x{h}, smaller than {MIN_SIDE} px on a side")
+    return rgb
+
+
+def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """Return ``image`` as float32 HxWx3 in [0, 1], accepting uint8 or float input.
+
+    Raises ``ValueError`` naming ``name`` when the array has another shape.
+    """
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"{name} must be HxWx3 RGB, got shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) / 65535.0
+    return np.clip(arr.astype(np.float32, copy=False), 0.0, 1.0)

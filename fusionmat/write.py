@@ -1,0 +1,87 @@
+"""Write outputs atomically: temp file in the target folder, then rename over the target.
+
+A crash or Ctrl-C never leaves a partial or zero-byte output, and an input file is never
+the target of a write.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fusionmat.errors import OutputError
+
+JPEG_QUALITY = 95
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)`` and move the finished file to ``path`` in one rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    """Float in [0, 1] -> uint8 with rounding (values outside are clipped)."""
+    return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_image(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Save a float [0, 1] array (HxW, HxWx3 or HxWx4) atomically; format from the suffix."""
+    im = Image.fromarray(to_uint8(array))
+    suffix = Path(path).suffix.lower()
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}.get(suffix)
+    if fmt is None:
+        raise OutputError(f"{path}: unsupported output format {suffix!r} (use .png, .jpg, .webp or .tif)")
+    if fmt == "JPEG" and im.mode == "RGBA":
+        raise OutputError(f"{path}: JPEG cannot hold transparency; use .png")
+    options = {"quality": JPEG_QUALITY} if fmt in ("JPEG", "WEBP") else {}
+    return atomic_write(path, lambda tmp: im.save(tmp, format=fmt, **options))
+
+
+def concat_preview(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The released project's preview: image | matte as RGB side by side, same height.
+
+    Parameters
+    ----------
+    image : HxWx3 float32 in [0, 1]
+    alpha : HxW float32 in [0, 1]
+
+    Returns
+    -------
+    Hx(2W)x3 float32 in [0, 1]
+    """
+    if alpha.shape != image.shape[:2]:
+        raise ValueError(f"alpha must have shape {image.shape[:2]}, got {alpha.shape}")
+    return np.concatenate([image, np.repeat(alpha[:, :, None], 3, axis=2)], axis=1)
+
+
+def cutout_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Stack a foreground colour image and its matte into HxWx4 RGBA."""
+    return np.concatenate([foreground, alpha[:, :, None]], axis=2)
+
+
+def refuse_inputs(outputs: list[Path], inputs: set[Path]) -> None:
+    """Raise OutputError if any output path is one of the inputs (by resolved path)."""
+    for out in outputs:
+        if out.resolve() in inputs:
+            raise OutputError(f"{out}: refusing to overwrite an input file")

@@ -1,0 +1,34 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = {}
+for line in Path("fusionmat/__init__.py").read_text().splitlines():
+    if line.startswith("__version__"):
+        exec(line, version)
+
+setup(
+    name="fusionmat",
+    version=version["__version__"],
+    description="Portrait matting from the command line: soft alpha mattes, previews, cut-outs and composites",
+    long_description=Path("README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["fusionmat", "fusionmat.*"]),
+    package_data={"fusionmat": ["weights_manifest.json"]},
+    install_requires=[
+        "numpy>=1.26",
+        "pillow>=10.0",
+        "click>=8.1",
+        "tqdm>=4.66",
+        "opencv-python-headless>=4.9",
+        "scipy>=1.11",
+        "pymatting>=1.1.12",
+        "ai-edge-litert>=1.2",
+        "h5py>=3.10",
+        "tensorflow>=2.16",
+        "tf_keras>=2.16",
+    ],
+    extras_require={"test": ["pytest>=8", "scikit-image>=0.22"]},
+    entry_points={"console_scripts": ["fusionmat=fusionmat.cli:main"]},
+)
