@@ -1,0 +1,57 @@
+"""Quality benchmark: run an engine on a benchmark folder and print SAD, MSE, Grad, Conn.
+
+Usage:
+    python benchmarks/quality.py ../shared/bench/plain [--engine selfie] [--refine auto]
+
+A benchmark folder has ``index.json`` (a list of {"image", "alpha", ...}) with image and
+ground-truth matte paths relative to it. Prints one row per image, then the means.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+from PIL import Image
+
+from fusionmat.engines import DEFAULT_ENGINE, ENGINES, load_engine
+from fusionmat.metrics import METRICS, all_metrics
+from fusionmat.pipeline import REFINE_CHOICES, matte_image
+from fusionmat.read import read_image
+
+
+def read_matte(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
+
+
+@click.command()
+@click.argument("bench_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--engine", type=click.Choice(list(ENGINES)), default=DEFAULT_ENGINE)
+@click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--refine", type=click.Choice(REFINE_CHOICES), default="auto")
+@click.option("--limit", type=int, default=None, help="Only the first N entries.")
+def main(bench_dir, engine, weights_file, refine, limit):
+    entries = json.loads((bench_dir / "index.json").read_text())[:limit]
+    options = {"weights": weights_file} if weights_file else {}
+    loaded = load_engine(engine, **options)
+    rows = []
+    header = f"{'image':58s} " + " ".join(f"{m.upper():>8s}" for m in METRICS) + f" {'sec':>6s}"
+    click.echo(header)
+    for entry in entries:
+        image = read_image(bench_dir / entry["image"])
+        gt = read_matte(bench_dir / entry["alpha"])
+        start = time.perf_counter()
+        alpha = matte_image(image, loaded, refine=refine)
+        seconds = time.perf_counter() - start
+        scores = all_metrics(alpha, gt) | {"sec": seconds}
+        rows.append(scores)
+        click.echo(f"{entry['image']:58s} " + " ".join(f"{scores[m]:8.4f}" for m in METRICS) + f" {seconds:6.2f}")
+    means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    click.echo(f"{'MEAN (' + str(len(rows)) + ' images)':58s} " + " ".join(f"{means[m]:8.4f}" for m in METRICS)
+               + f" {means['sec']:6.2f}")
+
+
+if __name__ == "__main__":
+    main()

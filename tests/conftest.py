@@ -1,0 +1,49 @@
+"""Shared fixtures: the astronaut portrait, synthetic images, and weight availability."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+def weights_present() -> bool:
+    from fusionmat.weights import file_status, known_files
+
+    return all(file_status(name) == "ok" for name in known_files())
+
+
+requires_weights = pytest.mark.skipif(
+    not weights_present(), reason="model files not fetched; run `fusionmat weights fetch` (README set-up does)"
+)
+requires_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason="../shared (benchmarks and reference data) is only present in CI"
+)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """scikit-image's astronaut portrait (public domain), 512x512 uint8 RGB."""
+    from skimage import data
+
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def astronaut_file(tmp_path_factory, astronaut) -> Path:
+    path = tmp_path_factory.mktemp("astro") / "astronaut.png"
+    Image.fromarray(astronaut).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def selfie_engine():
+    from fusionmat.engines import load_engine
+
+    if not weights_present():
+        pytest.skip("model files not fetched; run `fusionmat weights fetch`")
+    return load_engine("selfie")

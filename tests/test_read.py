@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fusionmat.errors import ImageReadError
+from fusionmat.read import check_image, read_image
+
+
+def gradient_rgb(h: int = 40, w: int = 60) -> np.ndarray:
+    """An image whose every pixel differs, so orientation errors show."""
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([x * 4, y * 6, (x + y) * 2], axis=2).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    "orientation, undo",
+    [(3, lambda a: np.rot90(a, 2)), (6, lambda a: np.rot90(a, 1)), (8, lambda a: np.rot90(a, -1))],
+)
+def test_exif_orientation_applied(tmp_path, orientation, undo):
+    upright = gradient_rgb()
+    stored = undo(upright)  # pixels as a camera would store them for this tag
+    im = Image.fromarray(np.ascontiguousarray(stored))
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / "photo.png"
+    im.save(path, exif=exif)
+    got = read_image(path)
+    assert got.shape == upright.shape
+    np.testing.assert_allclose(got, upright / 255.0, atol=1e-6)
+
+
+def test_rgb_float32_range(tmp_path):
+    path = tmp_path / "a.png"
+    Image.fromarray(gradient_rgb()).save(path)
+    got = read_image(path)
+    assert got.dtype == np.float32 and got.shape == (40, 60, 3)
+    assert 0.0 <= got.min() and got.max() <= 1.0
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "LA", "P", "CMYK", "I;16", "1"])
+def test_every_mode_becomes_rgb(tmp_path, mode):
+    base = Image.fromarray(gradient_rgb())
+    if mode == "I;16":
+        grey = (np.asarray(base.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+        im = Image.fromarray(grey)
+        suffix = ".png"
+    else:
+        im = base.convert(mode)
+        suffix = ".tif" if mode == "CMYK" else ".png"
+    path = tmp_path / f"img{suffix}"
+    im.save(path)
+    got = read_image(path)
+    assert got.shape == (40, 60, 3) and got.dtype == np.float32
+    if mode in ("L", "I;16", "LA"):
+        expected = np.asarray(base.convert("L"), dtype=np.float32) / 255.0
+        np.testing.assert_allclose(got[:, :, 0], expected, atol=1 / 255 + 1e-6)
+        np.testing.assert_array_equal(got[:, :, 0], got[:, :, 2])
+
+
+def test_sixteen_bit_keeps_full_range(tmp_path):
+    grey = np.linspace(0, 65535, 40 * 60).reshape(40, 60).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(grey).save(path)
+    got = read_image(path)
+    assert got.max() == pytest.approx(1.0) and got.min() == 0.0
+    assert np.unique(got[:, :, 0]).size > 256  # more than 8 bits of levels survive
+
+
+def test_transparency_composited_on_white(tmp_path):
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[..., 0] = 255  # red, fully transparent
+    path = tmp_path / "clear.png"
+    Image.fromarray(rgba, mode="RGBA").save(path)
+    np.testing.assert_allclose(read_image(path), 1.0)
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"", "not an image"),
+        (b"this is not a picture\n", "not an image"),
+    ],
+)
+def test_garbage_is_a_clear_error(tmp_path, content, reason):
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ImageReadError, match=reason) as info:
+        read_image(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_truncated_jpeg(tmp_path):
+    path = tmp_path / "cut.jpg"
+    Image.fromarray(gradient_rgb(200, 200)).save(path, quality=90)
+    path.write_bytes(path.read_bytes()[:600])
+    with pytest.raises(ImageReadError, match="truncated"):
+        read_image(path)
+
+
+def test_missing_and_tiny(tmp_path):
+    with pytest.raises(ImageReadError, match="no such file"):
+        read_image(tmp_path / "nope.jpg")
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (1, 1)).save(tiny)
+    with pytest.raises(ImageReadError, match="1x1"):
+        read_image(tiny)
+
+
+def test_check_image_names_bad_shape():
+    with pytest.raises(ValueError, match="image must be HxWx3"):
+        check_image(np.zeros((4, 4)))
+    assert check_image(np.full((2, 2, 3), 255, np.uint8)).max() == 1.0
