@@ -52,7 +52,7 @@ def gaussian_derivative_kernels(sigma: float = 1.4) -> tuple[np.ndarray, np.ndar
     ax = np.arange(-half, half + 1, dtype=np.float64)
     y, x = np.meshgrid(ax, ax, indexing="ij")
     gauss = np.exp(-(x**2 + y**2) / (2.0 * sigma**2))
-    dx = -x * gauss
+    dx = x * gauss  # correlating with it gives d/dx (positive on a rising ramp)
     dx /= np.sqrt((dx**2).sum())
     return dx, dx.T.copy()
 
