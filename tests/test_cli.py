@@ -153,4 +153,4 @@ def test_tampered_weights_are_refused(photo_dir, monkeypatch, tmp_path):
 
 def test_weights_option_is_for_latefusion(photo_dir):
     result = CliRunner().invoke(main, ["predict", str(photo_dir / "astro.png"), "--weights", "x.h5"])
-    assert result.exit_code == 2 and "--weights is for the latefusion engine" in result.output
+    assert result.exit_code == 2 and "--weights only apply to --engine latefusion" in result.output

@@ -21,6 +21,11 @@ def engine_options(command: Callable) -> Callable:
                      help="Matting engine."),
         click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Weights file for engines that take one (latefusion: the released .h5)."),
+        click.option("--size", default=None, metavar="HxW",
+                     help="latefusion: force the inference size (multiples of 32, e.g. 800x608); "
+                          "default keeps the aspect ratio with an 800 px long side."),
+        click.option("--partial", is_flag=True,
+                     help="latefusion: accept a weights file without the fusion layers (they stay untrained)."),
         click.option("--refine", type=click.Choice(REFINE_CHOICES), default="auto", show_default=True,
                      help="Refinement of the engine's output; auto = the engine's own choice."),
         click.option("--threads", type=click.IntRange(min=1), default=None,
@@ -31,17 +36,35 @@ def engine_options(command: Callable) -> Callable:
     return command
 
 
-def build_engine(engine: str, weights_file: Path | None, threads: int | None):
-    """Load the chosen engine once; a FusionmatError becomes a one-line CLI error."""
+LATEFUSION_ONLY = {"weights": "--weights", "size": "--size", "partial": "--partial"}
+
+
+def build_engine(engine: str, threads: int | None, **latefusion_options):
+    """Load the chosen engine once; a FusionmatError becomes a one-line CLI error.
+
+    ``latefusion_options`` are weights (path), size ('HxW') and partial (bool); giving one
+    to another engine is a usage error.
+    """
     from fusionmat.engines import load_engine
 
+    given = {k: v for k, v in latefusion_options.items() if v not in (None, False)}
     options: dict = {"threads": threads}
-    if weights_file is not None:
-        if engine == "selfie":
-            raise click.UsageError("--weights is for the latefusion engine; the selfie engine uses `fusionmat weights fetch`")
-        options["weights"] = weights_file
+    if engine != "latefusion":
+        if given:
+            flags = ", ".join(LATEFUSION_ONLY[k] for k in given)
+            raise click.UsageError(f"{flags} only apply to --engine latefusion; "
+                                   "the selfie engine's models come from `fusionmat weights fetch`")
+    else:
+        from fusionmat.engines.latefusion import parse_size
+
+        if "size" in given:
+            try:
+                given["size"] = parse_size(given["size"])
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--size") from None
+        options.update(given)
     try:
-        return load_engine(engine, **options)
+        return reporting_warnings(f"engine {engine}", load_engine, engine, **options)
     except FusionmatError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -36,7 +36,7 @@ def write_outputs(image_rgb, alpha, paths: dict[str, Path]) -> None:
               help="Folder for the outputs (default: next to each input).")
 @click.option("--cutout", is_flag=True, help="Also write <stem>_cutout.png (RGBA, foreground colours estimated).")
 @engine_options
-def predict(images, out_dir, cutout, engine, weights_file, refine, threads):
+def predict(images, out_dir, cutout, engine, weights_file, size, partial, refine, threads):
     """Write <stem>_matting.png and <stem>_concat.jpg for each IMAGE.
 
     The matte is 8-bit, the size of the input after its EXIF orientation is
@@ -53,7 +53,7 @@ def predict(images, out_dir, cutout, engine, weights_file, refine, threads):
     from fusionmat.read import read_image
     from fusionmat.write import refuse_inputs
 
-    loaded = build_engine(engine, weights_file, threads)
+    loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
     inputs = {p.resolve() for p in images}
     claimed: dict[Path, Path] = {}
     failed = 0

@@ -1,0 +1,117 @@
+"""Late Fusion engine: the paper's network in tf_keras with the released weights.
+
+The weights file is found, in order: ``weights=`` (``--weights``), ``$FUSIONMAT_HOME/latefusion.h5``,
+``./weights/latefusion.h5``. The network is built once per engine and reused for every image.
+Inference size: the aspect ratio is kept, the long side is ``long_side`` (default 800, the
+size the original authors chose for most of their test photos), both sides rounded to
+multiples of 32; ``size=(h, w)`` forces it.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fusionmat.engines.base import Engine
+from fusionmat.errors import WeightsError
+from fusionmat.latefusion.model import STRIDE, build_latefusion, preprocess
+from fusionmat.weights import weights_home
+
+WEIGHTS_NAME = "latefusion.h5"
+LONG_SIDE = 800
+FUSION_PREFIX = "fusion_"
+
+
+class PartialWeightsWarning(UserWarning):
+    """Some layers kept their initial values because the weights file lacked them."""
+
+
+def weights_candidates(explicit: str | os.PathLike | None = None) -> list[Path]:
+    """Where a Late Fusion file is looked for, in order."""
+    if explicit is not None:
+        return [Path(explicit)]
+    return [weights_home() / WEIGHTS_NAME, Path("weights") / WEIGHTS_NAME]
+
+
+def find_weights(explicit: str | os.PathLike | None = None) -> Path:
+    """The first existing candidate, or a WeightsError listing where it looked."""
+    candidates = weights_candidates(explicit)
+    for path in candidates:
+        if path.is_file():
+            return path
+    where = ", ".join(str(p) for p in candidates)
+    raise WeightsError(
+        f"Late Fusion weights not found (looked at {where}); download the released .h5 from the link in the "
+        "original project's README and pass it with --weights FILE"
+    )
+
+
+def inference_size(height: int, width: int, long_side: int = LONG_SIDE) -> tuple[int, int]:
+    """(h, w) with the aspect ratio of height x width, long side ~``long_side``, multiples of 32."""
+    scale = long_side / max(height, width)
+    return (max(STRIDE, round(height * scale / STRIDE) * STRIDE),
+            max(STRIDE, round(width * scale / STRIDE) * STRIDE))
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'800x608' -> (800, 608); both multiples of 32."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"size must be HxW, e.g. 800x608, got {text!r}") from None
+    if h <= 0 or w <= 0 or h % STRIDE or w % STRIDE:
+        raise ValueError(f"size must be positive multiples of {STRIDE}, got {text!r}")
+    return h, w
+
+
+class LateFusionEngine(Engine):
+    """The Late Fusion CNN with a released (or compatible) Keras-2 HDF5 weights file.
+
+    Parameters
+    ----------
+    weights : path of the .h5 file (default: looked for, see :func:`weights_candidates`).
+    size : (h, w) inference size, multiples of 32 (default: aspect kept, long side ``long_side``).
+    long_side : long side of the default inference size.
+    partial : allow a file without the fusion layers (classifier stage); they stay untrained.
+    threads : CPU threads for TensorFlow.
+    """
+
+    name = "latefusion"
+    refine = "none"
+
+    def __init__(self, *, weights: str | os.PathLike | None = None, size: tuple[int, int] | None = None,
+                 long_side: int = LONG_SIDE, partial: bool = False, threads: int | None = None) -> None:
+        import tensorflow as tf
+
+        from fusionmat.latefusion.h5weights import load_h5_weights
+
+        path = find_weights(weights)
+        if threads:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        self.weights_path = path
+        self.size = size
+        self.long_side = long_side
+        self.model = build_latefusion()
+        self.load_report = load_h5_weights(self.model, path, allow_missing=(FUSION_PREFIX,) if partial else ())
+        if self.load_report.skipped_missing:
+            warnings.warn(
+                f"{path}: {len(self.load_report.skipped_missing)} fusion layer(s) not in the file were left "
+                "untrained (--partial); the matte is not the paper's", PartialWeightsWarning, stacklevel=2)
+        self._forward = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+
+    def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Run the network on a mean-subtracted NxHxWx3 batch: alpha, fg, bg, beta (NxHxW)."""
+        outputs = self._forward(np.ascontiguousarray(batch, dtype=np.float32))
+        return {name: out.numpy()[..., 0] for name, out in zip(("alpha", "fg", "bg", "beta"), outputs)}
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        ih, iw = self.size or inference_size(h, w, self.long_side)
+        shrinking = ih < h or iw < w
+        resized = cv2.resize(image, (iw, ih), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+        alpha = self.forward(preprocess(np.clip(resized, 0.0, 1.0))[None])["alpha"][0]
+        return np.clip(cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
