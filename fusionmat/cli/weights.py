@@ -42,7 +42,7 @@ def list_():
     Example:
       fusionmat weights list
     """
-    from fusionmat.weights import file_status, known_files, weights_home
+    from fusionmat.weights import file_status, known_files, latefusion_candidates, weights_home
 
     home = weights_home()
     click.echo(f"weights home: {home}")
@@ -53,3 +53,7 @@ def list_():
         click.echo(f"  {status:8s} {name:40s} {spec.purpose}")
     if bad:
         click.echo(f"{bad} file(s) not usable; run `fusionmat weights fetch`")
+    click.echo("Late Fusion weights (--engine latefusion), looked for in order:")
+    click.echo("  --weights FILE")
+    for path in latefusion_candidates():
+        click.echo(f"  {'found' if path.is_file() else 'absent':8s} {path}")

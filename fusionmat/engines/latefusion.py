@@ -10,43 +10,20 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from fusionmat.engines.base import Engine
-from fusionmat.errors import WeightsError
 from fusionmat.latefusion.model import STRIDE, build_latefusion, preprocess
-from fusionmat.weights import weights_home
+from fusionmat.weights import find_latefusion_weights
 
-WEIGHTS_NAME = "latefusion.h5"
 LONG_SIDE = 800
 FUSION_PREFIX = "fusion_"
 
 
 class PartialWeightsWarning(UserWarning):
     """Some layers kept their initial values because the weights file lacked them."""
-
-
-def weights_candidates(explicit: str | os.PathLike | None = None) -> list[Path]:
-    """Where a Late Fusion file is looked for, in order."""
-    if explicit is not None:
-        return [Path(explicit)]
-    return [weights_home() / WEIGHTS_NAME, Path("weights") / WEIGHTS_NAME]
-
-
-def find_weights(explicit: str | os.PathLike | None = None) -> Path:
-    """The first existing candidate, or a WeightsError listing where it looked."""
-    candidates = weights_candidates(explicit)
-    for path in candidates:
-        if path.is_file():
-            return path
-    where = ", ".join(str(p) for p in candidates)
-    raise WeightsError(
-        f"Late Fusion weights not found (looked at {where}); download the released .h5 from the link in the "
-        "original project's README and pass it with --weights FILE"
-    )
 
 
 def inference_size(height: int, width: int, long_side: int = LONG_SIDE) -> tuple[int, int]:
@@ -72,7 +49,7 @@ class LateFusionEngine(Engine):
 
     Parameters
     ----------
-    weights : path of the .h5 file (default: looked for, see :func:`weights_candidates`).
+    weights : path of the .h5 file (default: looked for, see :func:`fusionmat.weights.latefusion_candidates`).
     size : (h, w) inference size, multiples of 32 (default: aspect kept, long side ``long_side``).
     long_side : long side of the default inference size.
     partial : allow a file without the fusion layers (classifier stage); they stay untrained.
@@ -88,7 +65,7 @@ class LateFusionEngine(Engine):
 
         from fusionmat.latefusion.h5weights import load_h5_weights
 
-        path = find_weights(weights)
+        path = find_latefusion_weights(weights)
         if threads:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(1)
