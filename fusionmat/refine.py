@@ -12,6 +12,8 @@ import warnings
 import cv2
 import numpy as np
 
+from fusionmat.resize import resize_to
+
 WORK_SIZE = 512
 BAND = 5
 
@@ -42,15 +44,6 @@ def trimap_from_probability(prob: np.ndarray, band: int) -> np.ndarray:
     trimap[fg > 0] = 1.0
     trimap[bg > 0] = 0.0
     return trimap
-
-
-def resize_to(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize with area averaging when shrinking and bilinear interpolation when growing."""
-    if array.shape[:2] == (height, width):
-        return array
-    shrinking = height < array.shape[0] or width < array.shape[1]
-    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    return cv2.resize(array, (width, height), interpolation=interp)
 
 
 def working_size(height: int, width: int, work_size: int) -> tuple[int, int]:

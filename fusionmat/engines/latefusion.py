@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import warnings
 
-import cv2
 import numpy as np
 
 from fusionmat.engines.base import Engine
+from fusionmat.resize import resize_to
 from fusionmat.latefusion.model import STRIDE, build_latefusion, preprocess
 from fusionmat.weights import find_latefusion_weights
 
@@ -88,7 +88,6 @@ class LateFusionEngine(Engine):
     def predict(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
         ih, iw = self.size or inference_size(h, w, self.long_side)
-        shrinking = ih < h or iw < w
-        resized = cv2.resize(image, (iw, ih), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+        resized = resize_to(image, ih, iw)
         alpha = self.forward(preprocess(np.clip(resized, 0.0, 1.0))[None])["alpha"][0]
-        return np.clip(cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+        return np.clip(resize_to(alpha, h, w), 0.0, 1.0)

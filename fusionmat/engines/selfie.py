@@ -10,10 +10,10 @@ with flip TTA 12.0 / 0.0132, plus a second pass on the subject's box 11.6 / 0.01
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from fusionmat.engines.base import Engine
+from fusionmat.resize import resize_to
 from fusionmat.tflite import TFLiteModel
 from fusionmat.weights import model_path
 
@@ -23,12 +23,6 @@ SQUARE_WEIGHT = 0.3
 """Weight of the 256x256 model; the 144x256 model gets the rest (it scores better alone)."""
 ZOOM_MARGIN = 0.15
 """Margin added around the first pass's subject box, as a fraction of the box size."""
-
-
-def _resize(array: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    h, w = size_hw
-    shrinking = h < array.shape[0] or w < array.shape[1]
-    return cv2.resize(array, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
 def subject_box(prob: np.ndarray, margin: float, threshold: float = 0.5) -> tuple[int, int, int, int] | None:
@@ -66,11 +60,11 @@ class SelfieEngine(Engine):
         h, w = image.shape[:2]
         total = np.zeros((h, w), np.float32)
         for model, weight in self.models:
-            x = _resize(image, model.input_size)
+            x = resize_to(image, *model.input_size)
             batch = np.stack([x, x[:, ::-1]])
             probs = [next(iter(model.run(b[None]).values()))[0, :, :, 0] for b in batch]
             prob = 0.5 * (probs[0] + probs[1][:, ::-1])
-            total += weight * _resize(prob, (h, w))
+            total += weight * resize_to(prob, h, w)
         return np.clip(total, 0.0, 1.0)
 
     def predict(self, image: np.ndarray) -> np.ndarray:

@@ -1,0 +1,15 @@
+"""One resize rule for the whole package: area averaging when shrinking (anti-aliased),
+bilinear interpolation when growing."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def resize_to(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize an HxW or HxWxC array to ``height`` x ``width`` (returned as is when already that size)."""
+    if array.shape[:2] == (height, width):
+        return array
+    shrinking = height < array.shape[0] or width < array.shape[1]
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(array, (width, height), interpolation=interp)
