@@ -154,3 +154,13 @@ def test_tampered_weights_are_refused(photo_dir, monkeypatch, tmp_path):
 def test_weights_option_is_for_latefusion(photo_dir):
     result = CliRunner().invoke(main, ["predict", str(photo_dir / "astro.png"), "--weights", "x.h5"])
     assert result.exit_code == 2 and "--weights only apply to --engine latefusion" in result.output
+
+
+@requires_weights
+def test_default_engine_never_imports_tensorflow(photo_dir):
+    code = ("import sys; from fusionmat.cli import main\n"
+            f"try: main(['predict', {str(photo_dir / 'astro.png')!r}])\nexcept SystemExit as e: assert e.code in (0, None)\n"
+            "print('TF', [m for m in ('tensorflow', 'tf_keras', 'keras') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "TF []" in out.stdout, out.stdout + out.stderr
+    assert (photo_dir / "astro_matting.png").exists()
