@@ -18,7 +18,8 @@ from PIL import Image
 
 from fusionmat.engines import DEFAULT_ENGINE, ENGINES, load_engine
 from fusionmat.metrics import METRICS, all_metrics
-from fusionmat.pipeline import REFINE_CHOICES, matte_image
+from fusionmat.pipeline import matte_image
+from fusionmat.refine import REFINE_CHOICES
 from fusionmat.read import read_image
 
 

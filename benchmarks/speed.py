@@ -20,6 +20,8 @@ from pathlib import Path
 import click
 from PIL import Image
 
+from fusionmat.engines import DEFAULT_ENGINE
+
 SIZES = {"1MP": (1024, 1024), "12MP": (4000, 3000)}
 
 IO_FLOOR = """
@@ -50,7 +52,7 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 
 
 @click.command()
-@click.option("--engine", default="selfie")
+@click.option("--engine", default=DEFAULT_ENGINE, show_default=True)
 @click.option("--repeat", default=3, show_default=True)
 def main(engine, repeat):
     with tempfile.TemporaryDirectory() as tmp:

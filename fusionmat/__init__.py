@@ -20,11 +20,11 @@ if TYPE_CHECKING:  # pragma: no cover
 _default_engine = None
 
 
-def load_engine(name: str = "selfie", **options):
-    """Build an engine by name ('selfie', 'latefusion'); see :mod:`fusionmat.engines`."""
-    from fusionmat.engines import load_engine as _load
+def load_engine(name: str | None = None, **options):
+    """Build an engine by name ('selfie', the default, or 'latefusion'); see :mod:`fusionmat.engines`."""
+    from fusionmat.engines import DEFAULT_ENGINE, load_engine as _load
 
-    return _load(name, **options)
+    return _load(name or DEFAULT_ENGINE, **options)
 
 
 def matte(image: "np.ndarray | str | os.PathLike", *, engine: "Engine | None" = None, refine: str = "auto") -> "np.ndarray":

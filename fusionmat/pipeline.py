@@ -5,9 +5,7 @@ import numpy as np
 
 from fusionmat.engines.base import Engine
 from fusionmat.read import check_image
-from fusionmat.refine import REFINERS
-
-REFINE_CHOICES = ("auto", *REFINERS)
+from fusionmat.refine import REFINE_CHOICES, REFINERS
 
 
 def matte_image(image: np.ndarray, engine: Engine, *, refine: str = "auto") -> np.ndarray:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import warnings
 
-import cv2
 import numpy as np
-
-from fusionmat.resize import resize_to
 
 WORK_SIZE = 512
 BAND = 5
@@ -20,6 +17,14 @@ BAND = 5
 
 class NoSubjectWarning(UserWarning):
     """The engine found no foreground: the matte is all zero."""
+
+
+def _has_subject(prob: np.ndarray) -> bool:
+    """True when some pixel is foreground; otherwise warn (NoSubjectWarning) and return False."""
+    if (prob > 0.5).any():
+        return True
+    warnings.warn("no person found; the matte is empty", NoSubjectWarning, stacklevel=3)
+    return False
 
 
 def trimap_from_probability(prob: np.ndarray, band: int) -> np.ndarray:
@@ -37,6 +42,8 @@ def trimap_from_probability(prob: np.ndarray, band: int) -> np.ndarray:
     -------
     HxW float64 trimap.
     """
+    import cv2
+
     kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
     fg = cv2.erode((prob > 0.5).astype(np.uint8), kernel, borderType=cv2.BORDER_REPLICATE)
     bg = cv2.erode((prob <= 0.5).astype(np.uint8), kernel, borderType=cv2.BORDER_REPLICATE)
@@ -70,9 +77,10 @@ def estimate_alpha_band(
     """
     from pymatting import estimate_alpha_cf
 
+    from fusionmat.resize import resize_to
+
     h, w = prob.shape
-    if not (prob > 0.5).any():
-        warnings.warn("no person found; the matte is empty", NoSubjectWarning, stacklevel=2)
+    if not _has_subject(prob):
         return np.zeros((h, w), np.float32)
     sh, sw = working_size(h, w, work_size)
     small_image = np.clip(resize_to(image, sh, sw), 0.0, 1.0).astype(np.float64)
@@ -86,9 +94,10 @@ def estimate_alpha_band(
 
 def no_refinement(image: np.ndarray, prob: np.ndarray) -> np.ndarray:
     """No refinement: the engine's output as it is (clipped to [0, 1])."""
-    if not (prob > 0.5).any():
-        warnings.warn("no person found; the matte is empty", NoSubjectWarning, stacklevel=2)
+    _has_subject(prob)
     return np.clip(prob, 0.0, 1.0).astype(np.float32)
 
 
 REFINERS = {"closed-form": estimate_alpha_band, "none": no_refinement}
+REFINE_CHOICES = ("auto", *REFINERS)
+"""What --refine accepts: 'auto' (the engine's own choice) or a key of REFINERS."""

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from fusionmat.errors import OutputError
-from fusionmat.write import atomic_write, concat_preview, refuse_inputs, save_image
+from fusionmat.write import atomic_write, concat_preview, current_umask, refuse_inputs, save_image
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -28,14 +28,8 @@ def test_atomic_write_replaces_and_respects_umask(tmp_path):
     target.write_bytes(b"old")
     save_image(target, np.full((8, 8), 0.5, np.float32))
     assert Image.open(target).mode == "L"
-    assert (os.stat(target).st_mode & 0o777) == (0o666 & ~_umask())
+    assert (os.stat(target).st_mode & 0o777) == (0o666 & ~current_umask())
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def test_matte_is_8bit_and_rounded(tmp_path):

@@ -10,8 +10,7 @@ import click
 
 from fusionmat.engines import DEFAULT_ENGINE, ENGINES
 from fusionmat.errors import FusionmatError
-
-REFINE_CHOICES = ("auto", "closed-form", "none")
+from fusionmat.refine import REFINE_CHOICES
 
 
 def engine_options(command: Callable) -> Callable:

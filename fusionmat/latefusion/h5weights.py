@@ -75,7 +75,7 @@ def load_h5_weights(model, path: str | os.PathLike, *, allow_missing: tuple[str,
             if not layer.weights:
                 continue
             if layer.name not in present or layer.name not in root:
-                if layer.name.startswith(allow_missing) and allow_missing:
+                if allow_missing and layer.name.startswith(allow_missing):
                     report.skipped_missing.append(layer.name)
                 else:
                     missing.append(layer.name)
