@@ -9,6 +9,7 @@ ground-truth matte paths relative to it. Prints one row per image, then the mean
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from PIL import Image
 from fusionmat.engines import DEFAULT_ENGINE, ENGINES, load_engine
 from fusionmat.metrics import METRICS, all_metrics
 from fusionmat.pipeline import matte_image
+from fusionmat.preprocess.chain import NONE, NOTHING, Preprocessor, Settings, parse_aspect, parse_crop, parse_rotate
 from fusionmat.refine import REFINE_CHOICES
 from fusionmat.read import read_image
 
@@ -32,11 +34,18 @@ def read_matte(path: Path) -> np.ndarray:
 @click.option("--engine", type=click.Choice(list(ENGINES)), default=DEFAULT_ENGINE)
 @click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--refine", type=click.Choice(REFINE_CHOICES), default="auto")
+@click.option("--rotate", default="none", show_default=True, help="auto, none or degrees.")
+@click.option("--crop", "crop_", default="none", show_default=True, help="auto, none or X,Y,W,H.")
+@click.option("--aspect", default="none", show_default=True,
+              help="none, a W:H ratio, or 'index' for each entry's original_size.")
 @click.option("--limit", type=int, default=None, help="Only the first N entries.")
-def main(bench_dir, engine, weights_file, refine, limit):
+def main(bench_dir, engine, weights_file, refine, rotate, crop_, aspect, limit):
     entries = json.loads((bench_dir / "index.json").read_text())[:limit]
     options = {"weights": weights_file} if weights_file else {}
     loaded = load_engine(engine, **options)
+    settings = Settings(rotate=parse_rotate(rotate), crop=parse_crop(crop_),
+                        aspect=NONE if aspect == "index" else parse_aspect(aspect))
+    preprocessor = Preprocessor(settings) if settings != NOTHING else None
     rows = []
     header = f"{'image':58s} " + " ".join(f"{m.upper():>8s}" for m in METRICS) + f" {'sec':>6s}"
     click.echo(header)
@@ -44,7 +53,11 @@ def main(bench_dir, engine, weights_file, refine, limit):
         image = read_image(bench_dir / entry["image"])
         gt = read_matte(bench_dir / entry["alpha"])
         start = time.perf_counter()
-        alpha = matte_image(image, loaded, refine=refine)
+        chain = preprocessor
+        if aspect == "index":
+            true_ratio = tuple(entry["original_size"])  # [width, height]
+            chain = Preprocessor(replace(settings, aspect=true_ratio), detectors=chain.detectors if chain else None)
+        alpha = matte_image(image, loaded, refine=refine, preprocessor=chain)
         seconds = time.perf_counter() - start
         scores = all_metrics(alpha, gt) | {"sec": seconds}
         rows.append(scores)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from fusionmat.engines.base import Engine
 
 _default_engine = None
+_preprocessors: dict = {}
 
 
 def load_engine(name: str | None = None, **options):
@@ -27,7 +28,9 @@ def load_engine(name: str | None = None, **options):
     return _load(name or DEFAULT_ENGINE, **options)
 
 
-def matte(image: "np.ndarray | str | os.PathLike", *, engine: "Engine | None" = None, refine: str = "auto") -> "np.ndarray":
+def matte(image: "np.ndarray | str | os.PathLike", *, engine: "Engine | None" = None, refine: str = "auto",
+          rotate: "str | float" = "auto", crop: "str | tuple[int, int, int, int]" = "auto",
+          aspect: "str | tuple[float, float]" = "none") -> "np.ndarray":
     """Alpha matte of one image.
 
     Parameters
@@ -36,6 +39,8 @@ def matte(image: "np.ndarray | str | os.PathLike", *, engine: "Engine | None" = 
     engine : a loaded engine; by default the default engine, loaded on first use and
         kept for the rest of the process.
     refine : 'auto', 'closed-form' or 'none'.
+    rotate, crop, aspect : the preprocessing steps, as the CLI options of the same names:
+        'auto' / 'none' / degrees; 'auto' / 'none' / (x, y, w, h); 'none' / (w, h) ratio.
 
     Returns
     -------
@@ -51,7 +56,12 @@ def matte(image: "np.ndarray | str | os.PathLike", *, engine: "Engine | None" = 
         if _default_engine is None:
             _default_engine = load_engine()
         engine = _default_engine
-    return matte_image(image, engine, refine=refine)
+    from fusionmat.preprocess.chain import NOTHING, Preprocessor, Settings
+
+    settings = Settings(rotate=rotate, crop=crop, aspect=aspect)
+    if settings not in _preprocessors:
+        _preprocessors[settings] = None if settings == NOTHING else Preprocessor(settings)
+    return matte_image(image, engine, refine=refine, preprocessor=_preprocessors[settings])
 
 
 __all__ = ["__version__", "load_engine", "matte"]

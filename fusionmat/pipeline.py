@@ -1,14 +1,18 @@
-"""The whole per-image chain: check the image, run the engine, refine the result."""
+"""The whole per-image chain: check the image, preprocess, run the engine, map back, refine."""
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from fusionmat.engines.base import Engine
+from fusionmat.preprocess import Transformed
 from fusionmat.read import check_image
 from fusionmat.refine import REFINE_CHOICES, REFINERS
 
 
-def matte_image(image: np.ndarray, engine: Engine, *, refine: str = "auto") -> np.ndarray:
+def matte_image(image: np.ndarray, engine: Engine, *, refine: str = "auto", preprocessor=None,
+                on_steps: Callable[[list[Transformed]], None] | None = None) -> np.ndarray:
     """Alpha matte of one image with a loaded engine.
 
     Parameters
@@ -16,14 +20,24 @@ def matte_image(image: np.ndarray, engine: Engine, *, refine: str = "auto") -> n
     image : HxWx3 RGB, uint8 or float in [0, 1].
     engine : a loaded :class:`~fusionmat.engines.base.Engine`.
     refine : 'auto' (the engine's default), 'closed-form' or 'none'.
+    preprocessor : a :class:`~fusionmat.preprocess.chain.Preprocessor` (rotate, crop, aspect)
+        or None for none. The engine runs on the preprocessed image; its output is mapped
+        back to the input's grid and refined there, on the untouched pixels.
+    on_steps : called with the preprocessing steps taken (to save or report them).
 
     Returns
     -------
     HxW float32 in [0, 1], aligned with ``image``.
     """
+    from fusionmat.preprocess.chain import invert
+
     rgb = check_image(image)
     method = engine.refine if refine == "auto" else refine
     if method not in REFINERS:
         raise ValueError(f"refine must be one of {', '.join(REFINE_CHOICES)}, got {refine!r}")
-    prob = engine.predict(rgb)
-    return REFINERS[method](rgb, prob)
+    steps = preprocessor.steps(rgb) if preprocessor is not None else []
+    if on_steps is not None:
+        on_steps(steps)
+    seen = steps[-1].image if steps else rgb
+    prob = invert(steps)(engine.predict(seen))
+    return REFINERS[method](rgb, np.clip(prob, 0.0, 1.0).astype(np.float32, copy=False))

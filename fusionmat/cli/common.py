@@ -35,6 +35,64 @@ def engine_options(command: Callable) -> Callable:
     return command
 
 
+def preprocess_options(command: Callable) -> Callable:
+    """--rotate, --crop, --aspect and --save-steps (the invertible preprocessing chain)."""
+    options = [
+        click.option("--rotate", default="auto", show_default=True, metavar="auto|none|DEG",
+                     help="Turn the subject upright before matting: auto (from a person detector; "
+                          "quarter turns always, tilts of 10 degrees or more), none, or degrees "
+                          "counter-clockwise. The matte is turned back."),
+        click.option("--crop", default="auto", show_default=True, metavar="auto|none|X,Y,W,H",
+                     help="Crop to the people so they fill the engine's input: auto (from face "
+                          "detection, only when they are small in the frame), none, or a box in "
+                          "pixels of the upright image. The matte is zero outside."),
+        click.option("--aspect", default="none", show_default=True, metavar="none|W:H",
+                     help="The scene's true aspect ratio, for images squashed without keeping it "
+                          "(e.g. 3:4 for a 512x512 thumbnail of a portrait photo)."),
+        click.option("--save-steps", "steps_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Write what the engine saw after each step to this folder "
+                          "(<stem>_1_rotate.jpg, <stem>_2_crop.jpg, ...)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def build_preprocessor(rotate: str, crop: str, aspect: str, threads: int | None):
+    """A Preprocessor for the parsed options (None when every step is off); bad values are usage errors."""
+    from fusionmat.preprocess.chain import NOTHING, Preprocessor, Settings, parse_aspect, parse_crop, parse_rotate
+
+    parsed = {}
+    for name, parse, text in (("rotate", parse_rotate, rotate), ("crop", parse_crop, crop),
+                              ("aspect", parse_aspect, aspect)):
+        try:
+            parsed[name] = parse(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=f"--{name}") from None
+    settings = Settings(**parsed)
+    if settings == NOTHING:
+        return None
+    try:
+        return Preprocessor(settings, threads=threads)
+    except FusionmatError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def steps_saver(steps_dir: Path | None, stem: str) -> Callable | None:
+    """A callback for ``matte_image(on_steps=...)`` that writes each changing step's image."""
+    if steps_dir is None:
+        return None
+
+    def save(steps) -> None:
+        from fusionmat.write import save_image
+
+        for number, step in enumerate((s for s in steps if s.changed), start=1):
+            path = save_image(steps_dir / f"{stem}_{number}_{step.step}.jpg", step.image)
+            click.echo(f"  step {number}: {step.step}, {step.detail} -> {path}")
+
+    return save
+
+
 LATEFUSION_ONLY = {"weights": "--weights", "size": "--size", "partial": "--partial"}
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import build_engine, echo_error, engine_options, reporting_warnings
+from fusionmat.cli.common import (build_engine, build_preprocessor, echo_error, engine_options, preprocess_options,
+                                  reporting_warnings, steps_saver)
 from fusionmat.errors import FusionmatError
 
 
@@ -36,24 +37,32 @@ def write_outputs(image_rgb, alpha, paths: dict[str, Path]) -> None:
               help="Folder for the outputs (default: next to each input).")
 @click.option("--cutout", is_flag=True, help="Also write <stem>_cutout.png (RGBA, foreground colours estimated).")
 @engine_options
-def predict(images, out_dir, cutout, engine, weights_file, size, partial, refine, threads):
+@preprocess_options
+def predict(images, out_dir, cutout, engine, weights_file, size, partial, refine, threads,
+            rotate, crop, aspect, steps_dir):
     """Write <stem>_matting.png and <stem>_concat.jpg for each IMAGE.
 
     The matte is 8-bit, the size of the input after its EXIF orientation is
     applied; the preview shows input | matte side by side. Outputs go next to
     each input unless --out is given; an input is never overwritten.
 
+    Before matting, a tilted or sideways subject is turned upright and a small
+    one is cropped to (--rotate, --crop; both automatic by default); the matte
+    is mapped back onto the photo as given.
+
     \b
     Examples:
       fusionmat predict photo.jpg
       fusionmat predict shots/*.jpg --out mattes/ --cutout
       fusionmat predict photo.jpg --engine latefusion --weights latefusion.h5
+      fusionmat predict thumb.jpg --aspect 3:4 --save-steps steps/
     """
     from fusionmat.pipeline import matte_image
     from fusionmat.read import read_image
     from fusionmat.write import refuse_inputs
 
     loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
+    preprocessor = build_preprocessor(rotate, crop, aspect, threads)
     inputs = {p.resolve() for p in images}
     claimed: dict[Path, Path] = {}
     failed = 0
@@ -65,7 +74,8 @@ def predict(images, out_dir, cutout, engine, weights_file, size, partial, refine
             if clash is not None:
                 raise FusionmatError(f"{image_path}: its outputs would overwrite those of {clash}; use --out")
             rgb = read_image(image_path)
-            alpha = reporting_warnings(str(image_path), matte_image, rgb, loaded, refine=refine)
+            alpha = reporting_warnings(str(image_path), matte_image, rgb, loaded, refine=refine,
+                                       preprocessor=preprocessor, on_steps=steps_saver(steps_dir, image_path.stem))
             write_outputs(rgb, alpha, paths)
             claimed.update({p.resolve(): image_path for p in paths.values()})
             click.echo(f"{image_path} -> {paths['matting']}")

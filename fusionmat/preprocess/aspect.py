@@ -1,0 +1,39 @@
+"""Undoing a squash: resize an image to its true aspect ratio before inference, and back after."""
+from __future__ import annotations
+
+import numpy as np
+
+from fusionmat.preprocess import Transformed, identity
+from fusionmat.resize import resize_to
+
+
+def parse_ratio(text: str) -> tuple[float, float]:
+    """'3:4' or '640x960' -> (width, height); raises ValueError for anything else."""
+    try:
+        w, h = (float(p) for p in text.lower().replace("x", ":").split(":"))
+    except ValueError:
+        raise ValueError(f"aspect must be none, W:H (e.g. 3:4) or WxH (e.g. 640x960), got {text!r}") from None
+    if not (w > 0 and h > 0):
+        raise ValueError(f"aspect needs two positive numbers, got {text!r}")
+    return w, h
+
+
+def restore_aspect(image: np.ndarray, ratio: tuple[float, float]) -> Transformed:
+    """Stretch one side of ``image`` so that width / height equals ``ratio`` (width, height).
+
+    Only ever enlarges (no detail is thrown away); the inverse resizes a matte back to the
+    input's size.
+    """
+    h, w = image.shape[:2]
+    target = ratio[0] / ratio[1]
+    if target >= w / h:
+        new_h, new_w = h, int(round(h * target))
+    else:
+        new_h, new_w = int(round(w / target)), w
+    if (new_h, new_w) == (h, w):
+        return Transformed(image, identity, "aspect", "aspect ratio already right")
+
+    def inverse(matte: np.ndarray) -> np.ndarray:
+        return resize_to(matte, h, w)
+
+    return Transformed(resize_to(image, new_h, new_w), inverse, "aspect", f"resized to {new_w}x{new_h}")

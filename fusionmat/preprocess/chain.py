@@ -1,0 +1,126 @@
+"""The preprocessing chain: aspect -> rotate -> crop, with automatic settings from a detector.
+
+Order: the aspect ratio is restored first (a squashed image is not a rotated copy of the
+scene, so the tilt is only meaningful after it), then the subject is turned upright (the
+person detector finds people best upright), then the frame is cropped to the people.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from fusionmat.preprocess import Transformed
+from fusionmat.preprocess.aspect import parse_ratio, restore_aspect
+from fusionmat.preprocess.crop import Box, crop, subject_box
+from fusionmat.preprocess.rotate import MIN_TILT, estimate_tilt, rotate, split_angle
+
+AUTO, NONE = "auto", "none"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What each step does: 'auto', 'none', or an explicit value.
+
+    rotate : 'auto', 'none' or an angle in degrees (counter-clockwise).
+    crop : 'auto', 'none' or an (x, y, width, height) box on the upright image.
+    aspect : 'none' or the true (width, height) ratio of the scene.
+    """
+
+    rotate: str | float = AUTO
+    crop: str | Box = AUTO
+    aspect: str | tuple[float, float] = NONE
+
+
+NOTHING = Settings(rotate=NONE, crop=NONE, aspect=NONE)
+
+
+def parse_rotate(text: str) -> str | float:
+    """'auto', 'none' or an angle in degrees ('-90', '12.5')."""
+    if text in (AUTO, NONE):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"rotate must be auto, none or an angle in degrees, got {text!r}") from None
+
+
+def parse_crop(text: str) -> str | Box:
+    """'auto', 'none' or 'X,Y,W,H' in pixels (W and H positive)."""
+    if text in (AUTO, NONE):
+        return text
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"crop must be auto, none or X,Y,W,H in pixels, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise ValueError(f"crop width and height must be positive, got {text!r}")
+    return x, y, w, h
+
+
+def parse_aspect(text: str) -> str | tuple[float, float]:
+    """'none' or the scene's true ratio as 'W:H' (3:4) or 'WxH' (640x960)."""
+    return NONE if text == NONE else parse_ratio(text)
+
+
+def auto_angle(tilt: float | None, min_tilt: float = MIN_TILT) -> float:
+    """The turn to apply for an estimated tilt: whole quarter turns always, the rest only if large."""
+    if tilt is None:
+        return 0.0
+    quarters, rest = split_angle(tilt)
+    angle = 90.0 * quarters + (rest if abs(rest) >= min_tilt else 0.0)
+    return angle - 360.0 if angle > 180.0 else angle
+
+
+class Preprocessor:
+    """Runs the chain with one set of :class:`Settings`; loads the person detector once, if needed.
+
+    Parameters
+    ----------
+    settings : what each step does.
+    threads : CPU threads for the detector.
+    detectors : already loaded detectors to share ('person', 'face'); missing ones are loaded.
+    """
+
+    def __init__(self, settings: Settings = Settings(), *, threads: int | None = None,
+                 detectors: dict | None = None) -> None:
+        from fusionmat.detect import FACE_FULL, PERSON, Detector
+
+        self.settings = settings
+        self.detectors = detectors if detectors is not None else {}
+        wanted = {"person": PERSON} if settings.rotate == AUTO else {}
+        if settings.crop == AUTO:
+            wanted["face"] = FACE_FULL
+        for key, spec in wanted.items():
+            if key not in self.detectors:
+                self.detectors[key] = Detector(spec, threads=threads)
+
+    def steps(self, image: np.ndarray) -> list[Transformed]:
+        """Every step's result in order; the last one's image is what the engine sees."""
+        s = self.settings
+        done: list[Transformed] = []
+        current = image
+        if s.aspect != NONE:
+            done.append(restore_aspect(current, s.aspect))
+            current = done[-1].image
+        if s.rotate != NONE:
+            angle = auto_angle(estimate_tilt(current, self.detectors["person"])) if s.rotate == AUTO else float(s.rotate)
+            done.append(rotate(current, angle))
+            current = done[-1].image
+        if s.crop != NONE:
+            box = subject_box(current, self.detectors["face"]) if s.crop == AUTO else s.crop
+            if box is not None:
+                done.append(crop(current, box))
+        return done
+
+
+def invert(steps: list[Transformed]) -> Callable[[np.ndarray], np.ndarray]:
+    """One function mapping a matte of the last step's image back onto the original grid."""
+
+    def inverse(matte: np.ndarray) -> np.ndarray:
+        for step in reversed(steps):
+            matte = step.inverse(matte)
+        return matte
+
+    return inverse

@@ -1,0 +1,74 @@
+"""Cropping to the people in the frame so they fill the engine's input, and pasting back."""
+from __future__ import annotations
+
+import numpy as np
+
+from fusionmat.detect import Detection, Detector
+from fusionmat.preprocess import Transformed, identity
+
+Box = tuple[int, int, int, int]
+"""(x, y, width, height) in pixels."""
+
+MARGIN = 0.15
+"""Margin added on every side of the people's box, as a fraction of its size."""
+MAX_AREA = 0.6
+"""Automatic cropping is skipped when the box would keep more than this fraction of the image."""
+MIN_FACE_SCORE = 0.6
+SHOULDER_SPAN = 2.5
+"""Half the width of a person's box, in face widths."""
+HAIR = 0.5
+"""Room above the face box, in face heights."""
+
+
+def crop(image: np.ndarray, box: Box) -> Transformed:
+    """Cut ``box`` (clipped to the image) out of ``image``.
+
+    The inverse pastes a matte of the crop back into an otherwise zero matte of the full size.
+    """
+    h, w = image.shape[:2]
+    x, y, bw, bh = box
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + bw), min(h, y + bh)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"crop box {box} does not overlap the {w}x{h} image")
+    if (x0, y0, x1, y1) == (0, 0, w, h):
+        return Transformed(image, identity, "crop", "whole image kept")
+
+    def inverse(matte: np.ndarray) -> np.ndarray:
+        full = np.zeros((h, w), dtype=matte.dtype)
+        full[y0:y1, x0:x1] = matte
+        return full
+
+    return Transformed(image[y0:y1, x0:x1], inverse, "crop", f"kept {x1 - x0}x{y1 - y0} at ({x0}, {y0})")
+
+
+def person_box(face: Detection, image_height: int) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) that holds an upright person, from the box of their face.
+
+    Shoulders and arms held close span about three face widths, so the box is five face
+    widths wide; it starts half a face above the face (hair) and runs to the bottom of the
+    image (the body, however much of it is in the frame).
+    """
+    x0, y0, x1, y1 = face.box
+    cx, fw, fh = (x0 + x1) / 2.0, x1 - x0, y1 - y0
+    return cx - SHOULDER_SPAN * fw, y0 - HAIR * fh, cx + SHOULDER_SPAN * fw, float(image_height)
+
+
+def subject_box(image: np.ndarray, detector: Detector, *, margin: float = MARGIN,
+                max_area: float = MAX_AREA) -> Box | None:
+    """Box around every person whose face ``detector`` finds in an upright image.
+
+    None when no face is found or when the box, with its margin, keeps more than
+    ``max_area`` of the image (the subject already fills the frame).
+    """
+    h, w = image.shape[:2]
+    people = [person_box(d, h) for d in detector.detect(image, min_score=MIN_FACE_SCORE)]
+    if not people:
+        return None
+    x0, y0 = min(p[0] for p in people), min(p[1] for p in people)
+    x1, y1 = max(p[2] for p in people), max(p[3] for p in people)
+    mx, my = margin * (x1 - x0), margin * (y1 - y0)
+    x0, y0 = max(0, int(x0 - mx)), max(0, int(y0 - my))
+    x1, y1 = min(w, int(np.ceil(x1 + mx))), min(h, int(np.ceil(y1 + my)))
+    if x1 <= x0 or y1 <= y0 or (x1 - x0) * (y1 - y0) > max_area * w * h:
+        return None
+    return x0, y0, x1 - x0, y1 - y0
