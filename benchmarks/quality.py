@@ -34,8 +34,8 @@ def read_matte(path: Path) -> np.ndarray:
 @click.option("--engine", type=click.Choice(list(ENGINES)), default=DEFAULT_ENGINE)
 @click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--refine", type=click.Choice(REFINE_CHOICES), default="auto")
-@click.option("--rotate", default="none", show_default=True, help="auto, none or degrees.")
-@click.option("--crop", "crop_", default="none", show_default=True, help="auto, none or X,Y,W,H.")
+@click.option("--rotate", default="auto", show_default=True, help="auto, none or degrees.")
+@click.option("--crop", "crop_", default="auto", show_default=True, help="auto, none or X,Y,W,H.")
 @click.option("--aspect", default="none", show_default=True,
               help="none, a W:H ratio, or 'index' for each entry's original_size.")
 @click.option("--limit", type=int, default=None, help="Only the first N entries.")

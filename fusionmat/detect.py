@@ -37,6 +37,10 @@ FACE_FULL = DetectorSpec("face_detection_full_range_sparse.tflite", (4,), (1,), 
 PERSON = DetectorSpec("pose_detection.tflite", (8, 16, 32), (2, 2, 6), 4, 0.5)
 
 
+TILE = 0.6
+"""Side of each corner tile in :meth:`Detector.detect_tiled`, as a fraction of the image's."""
+
+
 @dataclass(frozen=True)
 class Detection:
     """One detection in pixel coordinates of the image given to the detector.
@@ -129,4 +133,22 @@ class Detector:
                    (cx + w / 2) * side - left, (cy + h / 2) * side - top)
             found.append(Detection(float(scores[i]), tuple(float(v) for v in box),
                                    points * side - np.array([left, top], np.float32)))
+        return suppress(found)
+
+    def detect_tiled(self, image: np.ndarray, *, min_score: float | None = None,
+                     tile: float = TILE) -> list[Detection]:
+        """:meth:`detect` on the whole image and on four overlapping corner tiles, merged.
+
+        Each tile spans ``tile`` of the width and height, so faces too small for the model at
+        the whole image's scale are seen larger; the tiles overlap so none is cut in two.
+        """
+        h, w = image.shape[:2]
+        found = self.detect(image, min_score=min_score)
+        th, tw = int(round(h * tile)), int(round(w * tile))
+        for y in (0, h - th):
+            for x in (0, w - tw):
+                shift = np.array([x, y], np.float32)
+                for d in self.detect(image[y:y + th, x:x + tw], min_score=min_score):
+                    box = (d.box[0] + x, d.box[1] + y, d.box[2] + x, d.box[3] + y)
+                    found.append(Detection(d.score, box, d.keypoints + shift))
         return suppress(found)

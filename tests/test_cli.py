@@ -164,3 +164,39 @@ def test_default_engine_never_imports_tensorflow(photo_dir):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "TF []" in out.stdout, out.stdout + out.stderr
     assert (photo_dir / "astro_matting.png").exists()
+
+
+@requires_weights
+def test_predict_turns_a_sideways_photo_upright_and_back(tmp_path, astronaut):
+    Image.fromarray(np.ascontiguousarray(np.rot90(astronaut, 1))).save(tmp_path / "side.png")
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "side.png"), "--save-steps", str(tmp_path / "steps")])
+    assert result.exit_code == 0, result.output
+    assert "step 1: rotate, turned -90.0 degrees" in result.output
+    assert (tmp_path / "steps" / "side_1_rotate.jpg").is_file()
+    matte = np.asarray(Image.open(tmp_path / "side_matting.png"))
+    assert matte.shape == (512, 512)
+    upright = np.rot90(matte, -1)
+    assert upright[100:160, 190:260].mean() > 240  # her face, back in the input's orientation
+    assert upright[:60, :60].mean() < 15  # the flag corner stays background
+
+
+@requires_weights
+def test_predict_with_explicit_steps(photo_dir):
+    astro = str(photo_dir / "astro.png")
+    result = CliRunner().invoke(main, ["predict", astro, "--rotate", "none", "--crop", "50,0,400,512"])
+    assert result.exit_code == 0, result.output
+    matte = np.asarray(Image.open(photo_dir / "astro_matting.png"))
+    assert matte.shape == (512, 512) and matte[:, :40].max() == 0  # zero outside the crop (and its band)
+    assert matte[100:160, 190:260].mean() > 240
+    result = CliRunner().invoke(main, ["predict", astro, "--rotate", "15", "--crop", "none", "--aspect", "4:3"])
+    assert result.exit_code == 0, result.output
+    matte = np.asarray(Image.open(photo_dir / "astro_matting.png"))
+    assert matte.shape == (512, 512) and matte[100:160, 190:260].mean() > 240
+
+
+@pytest.mark.parametrize("option, value, message", [("--rotate", "sideways", "rotate must be auto, none or an angle"),
+                                                    ("--crop", "1,2,3", "crop must be auto, none or X,Y,W,H"),
+                                                    ("--aspect", "wide", "aspect must be none, W:H")])
+def test_bad_preprocessing_values_are_usage_errors(photo_dir, option, value, message):
+    result = CliRunner().invoke(main, ["predict", str(photo_dir / "astro.png"), option, value])
+    assert result.exit_code == 2 and message in result.output

@@ -14,7 +14,7 @@ MARGIN = 0.15
 MAX_AREA = 0.6
 """Automatic cropping is skipped when the box would keep more than this fraction of the image."""
 MIN_FACE_SCORE = 0.6
-SHOULDER_SPAN = 2.5
+SHOULDER_SPAN = 3.5
 """Half the width of a person's box, in face widths."""
 HAIR = 0.5
 """Room above the face box, in face heights."""
@@ -44,8 +44,8 @@ def crop(image: np.ndarray, box: Box) -> Transformed:
 def person_box(face: Detection, image_height: int) -> tuple[float, float, float, float]:
     """(x0, y0, x1, y1) that holds an upright person, from the box of their face.
 
-    Shoulders and arms held close span about three face widths, so the box is five face
-    widths wide; it starts half a face above the face (hair) and runs to the bottom of the
+    Shoulders span about three face widths; with arms, a held helmet or a bag a person is
+    wider, so the box is seven face widths wide. It starts half a face above the face (hair) and runs to the bottom of the
     image (the body, however much of it is in the frame).
     """
     x0, y0, x1, y1 = face.box
@@ -61,7 +61,7 @@ def subject_box(image: np.ndarray, detector: Detector, *, margin: float = MARGIN
     ``max_area`` of the image (the subject already fills the frame).
     """
     h, w = image.shape[:2]
-    people = [person_box(d, h) for d in detector.detect(image, min_score=MIN_FACE_SCORE)]
+    people = [person_box(d, h) for d in detector.detect_tiled(image, min_score=MIN_FACE_SCORE)]
     if not people:
         return None
     x0, y0 = min(p[0] for p in people), min(p[1] for p in people)
