@@ -1,14 +1,18 @@
-"""Speed benchmark: cold `fusionmat predict` wall time and peak RSS at 1 MP and 12 MP.
+"""Speed benchmark: cold `fusionmat predict` wall time and peak RSS at 1 MP and 12 MP, and
+`fusionmat batch` throughput.
 
 Usage:
-    python benchmarks/speed.py [--engine selfie] [--repeat 3]
+    python benchmarks/speed.py [--engine selfie] [--repeat 3] [--batch-count 8] [--folder DIR]
 
 Test photos are made from scikit-image's astronaut, upscaled (1 MP: 1024x1024,
 12 MP: 4000x3000). Each run is a fresh process, so import and model-load time count.
 Prints the I/O floor (decode + encode of the same outputs, no model) next to each figure.
+Batch throughput comes from the run's --json report (images done / seconds after the model
+is loaded), on --batch-count copies at each size and on --folder (e.g. ../shared/bench/plain/image).
 """
 from __future__ import annotations
 
+import json
 import resource
 import statistics
 import subprocess
@@ -41,28 +45,60 @@ def make_photo(folder: Path, name: str, size: tuple[int, int]) -> Path:
     return path
 
 
+PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
 def timed(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(wall seconds, peak RSS in MB) of one command, run under a fresh watcher process."""
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
+    out = subprocess.run([sys.executable, "-c", PEAK_RSS, *cmd], check=True, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024.0
+    return wall, int(out.stdout.split()[-1]) / 1024.0
+
+
+def batch_rate(folder: Path, out: Path, engine: str, workers: int) -> tuple[float, float, float]:
+    """(images/s, seconds per image, peak RSS MB) of one `fusionmat batch` run over ``folder``."""
+    report = out / "report.json"
+    _, rss = timed([sys.executable, "-m", "fusionmat", "batch", str(folder), "--out", str(out / "o"),
+                    "--overwrite", "--engine", engine, "--workers", str(workers), "--json", str(report)])
+    data = json.loads(report.read_text())
+    rate = data["images_per_second"]
+    return rate, (1.0 / rate if rate else float("inf")), rss
 
 
 @click.command()
 @click.option("--engine", default=DEFAULT_ENGINE, show_default=True)
 @click.option("--repeat", default=3, show_default=True)
-def main(engine, repeat):
+@click.option("--batch-count", default=8, show_default=True, help="Photos per size for the batch runs.")
+@click.option("--workers", default="1,2", show_default=True, help="Comma-separated --workers values to try.")
+@click.option("--folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Also measure batch throughput on this folder.")
+@click.option("--skip-cold", is_flag=True, help="Only the batch figures.")
+def main(engine, repeat, batch_count, workers, folder, skip_cold):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        folders = {}
+        for name, size in SIZES.items():
+            folders[name] = tmp / f"batch_{name}"
+            folders[name].mkdir()
+            photo = make_photo(tmp, name, size)
+            for i in range(batch_count):
+                (folders[name] / f"{i}.jpg").write_bytes(photo.read_bytes())
+        if folder is not None:
+            folders[str(folder)] = folder
+        for label, path in folders.items():
+            for w in (int(v) for v in workers.split(",")):
+                rate, per, rss = batch_rate(path, tmp, engine, w)
+                click.echo(f"batch {label} --workers {w}: {rate:.2f} images/s ({per:.3f} s per image), "
+                           f"peak RSS {rss:.0f} MB")
+        if skip_cold:
+            return
         for name, size in SIZES.items():
             photo = make_photo(tmp, name, size)
             runs = [timed([sys.executable, "-m", "fusionmat", "predict", str(photo), "--engine", engine,
                            "--out", str(tmp / "out")]) for _ in range(repeat)]
             floor = [timed([sys.executable, "-c", IO_FLOOR, str(photo), str(tmp)]) for _ in range(repeat)]
-            # ru_maxrss of children is the max over all children so far: report per size in order
             click.echo(f"{name:5s} {size[0]}x{size[1]}: predict cold median {statistics.median(r[0] for r in runs):.2f} s "
                        f"(min {min(r[0] for r in runs):.2f}), peak RSS {max(r[1] for r in runs):.0f} MB; "
                        f"I/O floor {statistics.median(f[0] for f in floor):.2f} s")

@@ -5,6 +5,11 @@ import numpy as np
 
 
 def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Foreground colours of ``image`` under ``alpha``; see :func:`estimate_layers`."""
+    return estimate_layers(image, alpha)[0]
+
+
+def estimate_layers(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Foreground colours F with ``image ~ alpha*F + (1-alpha)*B`` (pymatting's multilevel method).
 
     Parameters
@@ -14,11 +19,11 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    HxWx3 float32 in [0, 1]
+    F and B, each HxWx3 float32 in [0, 1]
     """
     from pymatting import estimate_foreground_ml
 
     if alpha.shape != image.shape[:2]:
         raise ValueError(f"alpha must have shape {image.shape[:2]}, got {alpha.shape}")
-    fg = estimate_foreground_ml(image.astype(np.float64), alpha.astype(np.float64))
-    return np.clip(fg, 0.0, 1.0).astype(np.float32)
+    fg, bg = estimate_foreground_ml(image.astype(np.float64), alpha.astype(np.float64), return_background=True)
+    return np.clip(fg, 0.0, 1.0).astype(np.float32), np.clip(bg, 0.0, 1.0).astype(np.float32)

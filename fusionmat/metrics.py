@@ -109,3 +109,12 @@ METRICS = {"sad": sad, "mse": mse, "grad": grad, "conn": conn}
 def all_metrics(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
     """Every metric of :data:`METRICS` for one pair, as a dict name -> value."""
     return {name: fn(pred, gt, mask) for name, fn in METRICS.items()}
+
+
+def soft_band_error(image: np.ndarray, reference: np.ndarray, alpha: np.ndarray,
+                    low: float = 0.02, high: float = 0.98) -> float:
+    """Mean absolute difference of two images where ``low < alpha < high`` (hair, soft edges)."""
+    band = (alpha > low) & (alpha < high)
+    if not band.any():
+        return 0.0
+    return float(np.abs(np.asarray(image, np.float32) - reference)[band].mean())

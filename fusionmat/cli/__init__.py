@@ -4,6 +4,8 @@ from __future__ import annotations
 import click
 
 from fusionmat import __version__
+from fusionmat.cli.batch import batch
+from fusionmat.cli.compose import compose
 from fusionmat.cli.predict import predict
 from fusionmat.cli.weights import weights
 
@@ -18,10 +20,14 @@ def main() -> None:
       fusionmat weights fetch            # once, after install
       fusionmat predict photo.jpg        # photo_matting.png + photo_concat.jpg
       fusionmat predict *.jpg --out mattes/ --cutout
+      fusionmat batch shoot/ --recursive --crop auto
+      fusionmat compose photo.jpg --bg beach.jpg
     """
 
 
 main.add_command(predict)
+main.add_command(batch)
+main.add_command(compose)
 main.add_command(weights)
 
 __all__ = ["main"]

@@ -7,28 +7,8 @@ import click
 
 from fusionmat.cli.common import (build_engine, build_preprocessor, echo_error, engine_options, preprocess_options,
                                   reporting_warnings, steps_saver)
+from fusionmat.cli.outputs import OutputPlan, output_paths, write_outputs
 from fusionmat.errors import FusionmatError
-
-
-def output_paths(image: Path, out_dir: Path | None, *, cutout: bool) -> dict[str, Path]:
-    """Where the outputs of ``image`` go: next to it, or in ``out_dir``."""
-    folder = out_dir if out_dir is not None else image.parent
-    stem = image.stem
-    paths = {"matting": folder / f"{stem}_matting.png", "concat": folder / f"{stem}_concat.jpg"}
-    if cutout:
-        paths["cutout"] = folder / f"{stem}_cutout.png"
-    return paths
-
-
-def write_outputs(image_rgb, alpha, paths: dict[str, Path]) -> None:
-    """Write the matte, the side-by-side preview and (if asked) the RGBA cut-out."""
-    from fusionmat.foreground import estimate_foreground
-    from fusionmat.write import concat_preview, cutout_rgba, save_image
-
-    save_image(paths["matting"], alpha)
-    save_image(paths["concat"], concat_preview(image_rgb, alpha))
-    if "cutout" in paths:
-        save_image(paths["cutout"], cutout_rgba(estimate_foreground(image_rgb, alpha), alpha))
 
 
 @click.command()
@@ -63,12 +43,13 @@ def predict(images, out_dir, cutout, engine, weights_file, size, partial, refine
 
     loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
     preprocessor = build_preprocessor(rotate, crop, aspect, threads)
+    plan = OutputPlan(cutout=cutout)
     inputs = {p.resolve() for p in images}
     claimed: dict[Path, Path] = {}
     failed = 0
     for image_path in images:
         try:
-            paths = output_paths(image_path, out_dir, cutout=cutout)
+            paths = output_paths(image_path, out_dir if out_dir is not None else image_path.parent, plan)
             refuse_inputs(list(paths.values()), inputs)
             clash = next((claimed[p.resolve()] for p in paths.values() if p.resolve() in claimed), None)
             if clash is not None:
@@ -76,7 +57,7 @@ def predict(images, out_dir, cutout, engine, weights_file, size, partial, refine
             rgb = read_image(image_path)
             alpha = reporting_warnings(str(image_path), matte_image, rgb, loaded, refine=refine,
                                        preprocessor=preprocessor, on_steps=steps_saver(steps_dir, image_path.stem))
-            write_outputs(rgb, alpha, paths)
+            write_outputs(rgb, alpha, paths, plan)
             claimed.update({p.resolve(): image_path for p in paths.values()})
             click.echo(f"{image_path} -> {paths['matting']}")
         except FusionmatError as exc:

@@ -1,0 +1,59 @@
+"""Finding the images in a folder and deciding what a batch run still has to do."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from PIL import Image
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif",
+                            ".jfif", ".heic", ".ppm", ".pgm", ".tga"})
+"""Suffixes that promise an image: such a file that does not open is reported, not ignored."""
+
+
+def looks_like_image(path: Path) -> bool:
+    """True when Pillow recognises the file's header (the content decides, not the suffix)."""
+    try:
+        with Image.open(path):
+            return True
+    except Exception:  # noqa: BLE001 - any failure to open means "not recognised"
+        return False
+
+
+def walk_files(root: Path, *, recursive: bool, exclude: Path | None = None) -> Iterable[Path]:
+    """Regular files under ``root`` in a stable order, skipping hidden ones and ``exclude``'s tree."""
+    skip = exclude.resolve() if exclude is not None else None
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and (skip is None or (Path(folder) / d).resolve() != skip))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(folder) / name
+        if not recursive:
+            return
+
+
+def find_images(root: Path, *, recursive: bool, exclude: Path | None = None) -> tuple[list[Path], int]:
+    """Files under ``root`` to process, and how many other files were ignored.
+
+    A file is taken when its content is an image, whatever its name, and also when its name
+    says image (so a corrupt ``photo.jpg`` is reported); unreadable files are taken so the
+    run reports them. Other files (notes, sidecars) are ignored.
+    """
+    taken, ignored = [], 0
+    for path in walk_files(root, recursive=recursive, exclude=exclude):
+        if path.suffix.lower() in IMAGE_SUFFIXES or not os.access(path, os.R_OK) or looks_like_image(path):
+            taken.append(path)
+        else:
+            ignored += 1
+    return taken, ignored
+
+
+def is_finished(image: Path, outputs: Iterable[Path]) -> bool:
+    """True when every output exists and none is older than the image (a re-run can skip it)."""
+    try:
+        source = image.stat().st_mtime
+        return all(out.stat().st_mtime >= source for out in outputs)
+    except OSError:
+        return False

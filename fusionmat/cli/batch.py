@@ -1,0 +1,192 @@
+"""``fusionmat batch``: mattes (and composites) for every image in a folder."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import click
+
+from fusionmat.cli.common import (build_engine, build_preprocessor, echo_error, engine_options, preprocess_options,
+                                  reporting_warnings, steps_saver)
+from fusionmat.cli.outputs import OutputPlan, load_background, output_paths, write_outputs
+from fusionmat.compose import FITS
+from fusionmat.errors import FusionmatError
+
+
+def default_out(folder: Path) -> Path:
+    """``<folder>_matting`` next to the input folder: outputs never mix with inputs."""
+    folder = folder.resolve()
+    return folder.parent / f"{folder.name}_matting"
+
+
+class Report:
+    """What happened to each file, for the summary line and ``--json``."""
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+        self.skipped: list[str] = []
+        self.failed: list[dict[str, str]] = []
+        self.ignored = 0
+        self.interrupted = False
+        self.start = time.perf_counter()
+
+    def fail(self, path: Path, reason: str) -> None:
+        self.failed.append({"file": str(path), "error": reason})
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+    def as_dict(self) -> dict:
+        rate = len(self.done) / self.seconds if self.seconds > 0 else 0.0
+        return {"done": self.done, "skipped": self.skipped, "failed": self.failed,
+                "ignored_non_images": self.ignored, "interrupted": self.interrupted,
+                "seconds": round(self.seconds, 3), "images_per_second": round(rate, 3)}
+
+    def summary(self) -> str:
+        d = self.as_dict()
+        head = "interrupted: " if self.interrupted else ""
+        return (f"{head}{len(self.done)} done, {len(self.skipped)} skipped (already done), "
+                f"{len(self.failed)} failed in {d['seconds']:.1f} s ({d['images_per_second']:.2f} images/s)")
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder; the input tree is mirrored under it [default: FOLDER_matting next to FOLDER].")
+@click.option("-r", "--recursive", is_flag=True, help="Also process sub-folders.")
+@click.option("--cutout", is_flag=True, help="Also write <stem>_cutout.png (RGBA, foreground colours estimated).")
+@click.option("--bg", "background", default=None, metavar="FILE|#RRGGBB|blur[:SIGMA]",
+              help="Also write <stem>_composite.jpg on this background (see `fusionmat compose`).")
+@click.option("--fit", type=click.Choice(FITS), default="cover", show_default=True,
+              help="How a --bg picture is fitted to each photo.")
+@click.option("--overwrite", is_flag=True, help="Redo images whose outputs already exist.")
+@click.option("--json", "json_report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a JSON report (done, skipped, failed with reasons, images/s) to this file.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Threads that decode and encode images while the engine works.")
+@engine_options
+@preprocess_options
+def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_report, workers,
+          engine, weights_file, size, partial, refine, threads, rotate, crop, aspect, steps_dir):
+    """Write mattes and previews for every image in FOLDER.
+
+    Images are found by content (a photo without a suffix is taken; a corrupt
+    photo.jpg is reported). Outputs mirror FOLDER's tree under --out; a re-run
+    skips images whose outputs are newer than them, so an interrupted run
+    (Ctrl-C) resumes where it stopped. A bad file gets one line naming it and
+    the reason, the run goes on, and the exit status is 1 if anything failed.
+
+    \b
+    Examples:
+      fusionmat batch shoot/                      # -> shoot_matting/
+      fusionmat batch shoot/ -r --out mattes/ --crop auto --json report.json
+      fusionmat batch shoot/ --bg '#ffffff' --cutout --workers 4
+    """
+    from tqdm import tqdm
+
+    from fusionmat.batch import find_images, is_finished
+    from fusionmat.read import read_image
+    from fusionmat.write import atomic_write
+
+    out_root = out_dir if out_dir is not None else default_out(folder)
+    if out_root.resolve() == folder.resolve():
+        raise click.BadParameter("the output folder must not be the input folder", param_hint="--out")
+    plan = OutputPlan(cutout=cutout, background=_background_or_exit(background, fit))
+    images, ignored = find_images(folder, recursive=recursive, exclude=out_root)
+    loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
+    preprocessor = build_preprocessor(rotate, crop, aspect, threads)
+    report = Report()
+    report.ignored = ignored
+    click.echo(f"{len(images)} image(s) in {folder} -> {out_root}", err=True)
+
+    todo: list[tuple[Path, dict[str, Path]]] = []
+    claimed: dict[Path, Path] = {}
+    for path in images:
+        paths = output_paths(path, out_root / path.parent.relative_to(folder), plan)
+        clash = next((claimed[p] for p in paths.values() if p in claimed), None)
+        if clash is not None:
+            report.fail(path, f"its outputs would overwrite those of {clash} (same name stem)")
+            echo_error(f"{path}: its outputs would overwrite those of {clash} (same name stem)")
+            continue
+        claimed.update({p: path for p in paths.values()})
+        if not overwrite and is_finished(path, paths.values()):
+            report.skipped.append(str(path))
+        else:
+            todo.append((path, paths))
+
+    report.start = time.perf_counter()
+    bar = tqdm(total=len(todo), unit="img", file=sys.stderr, dynamic_ncols=True)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    writes: deque[tuple[Path, Future]] = deque()
+
+    def settle(wait: bool) -> None:
+        while writes and (wait or writes[0][1].done()):
+            path, future = writes.popleft()
+            try:
+                future.result()
+                report.done.append(str(path))
+            except FusionmatError as exc:
+                report.fail(path, str(exc))
+                bar.write(f"error: {exc}", file=sys.stderr)
+            bar.update(1)
+
+    reads = deque((path, paths, pool.submit(read_image, path)) for path, paths in todo[:workers + 1])
+    upcoming = iter(todo[workers + 1:])
+    try:
+        while reads:
+            path, paths, future = reads.popleft()
+            nxt = next(upcoming, None)
+            if nxt is not None:
+                reads.append((nxt[0], nxt[1], pool.submit(read_image, nxt[0])))
+            try:
+                rgb = future.result()
+                alpha = reporting_warnings(str(path), _matte, rgb, loaded, refine, preprocessor,
+                                           steps_saver(steps_dir, path.stem))
+            except FusionmatError as exc:
+                report.fail(path, str(exc))
+                bar.write(f"error: {exc}", file=sys.stderr)
+                bar.update(1)
+                continue
+            writes.append((path, pool.submit(write_outputs, rgb, alpha, paths, plan)))
+            settle(wait=len(writes) > workers)
+        settle(wait=True)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        for _, _, future in reads:
+            future.cancel()
+        settle(wait=True)  # outputs being written are finished (or, atomically, not there at all)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+
+    click.echo(report.summary(), err=True)
+    for failure in report.failed:
+        click.echo(f"  failed: {failure['error']}", err=True)
+    if json_report is not None:
+        atomic_write(json_report, lambda tmp: Path(tmp).write_text(json.dumps(report.as_dict(), indent=2)))
+    if report.interrupted:
+        sys.exit(130)
+    if report.failed:
+        sys.exit(1)
+
+
+def _matte(rgb, engine, refine, preprocessor, on_steps):
+    from fusionmat.pipeline import matte_image
+
+    return matte_image(rgb, engine, refine=refine, preprocessor=preprocessor, on_steps=on_steps)
+
+
+def _background_or_exit(text: str | None, fit: str):
+    if text is None:
+        return None
+    try:
+        return load_background(text, fit)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bg") from None
+    except FusionmatError as exc:
+        raise click.BadParameter(f"background {exc}", param_hint="--bg") from None

@@ -1,0 +1,88 @@
+"""``fusionmat compose``: put the people in a photo onto a new background."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fusionmat.cli.common import (build_engine, build_preprocessor, echo_error, engine_options, preprocess_options,
+                                  reporting_warnings, steps_saver)
+from fusionmat.cli.outputs import OutputPlan, output_paths, write_outputs
+from fusionmat.compose import FITS
+from fusionmat.errors import FusionmatError
+
+
+def read_matte(path: Path, shape: tuple[int, int]):
+    """A matte file as HxW float32 in [0, 1]; it must have the photo's size."""
+    from fusionmat.read import read_image
+
+    alpha = read_image(path)[..., 0]
+    if alpha.shape != shape:
+        raise FusionmatError(f"{path}: matte is {alpha.shape[1]}x{alpha.shape[0]}, "
+                             f"the photo is {shape[1]}x{shape[0]}")
+    return alpha
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--bg", "background", required=True, metavar="FILE|#RRGGBB|blur[:SIGMA]",
+              help="New background: a picture, a colour, or the photo's own background blurred "
+                   "(sigma per 1000 px of the long side, default 25).")
+@click.option("--fit", type=click.Choice(FITS), default="cover", show_default=True,
+              help="How a background picture is fitted: cover (fill and crop the centre), "
+                   "contain (fit inside, pad) or stretch.")
+@click.option("--matte", "matte_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Use this matte (e.g. an earlier <stem>_matting.png) instead of running an engine; one IMAGE only.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the outputs (default: next to each input).")
+@click.option("--png", is_flag=True, help="Write <stem>_composite.png instead of .jpg.")
+@engine_options
+@preprocess_options
+def compose(images, background, fit, matte_file, out_dir, png, engine, weights_file, size, partial, refine,
+            threads, rotate, crop, aspect, steps_dir):
+    """Write <stem>_composite.jpg: each IMAGE's people on a new background.
+
+    Foreground colours are estimated (pymatting's multilevel method), so hair
+    carries none of the old background's colour into the new one.
+
+    \b
+    Examples:
+      fusionmat compose photo.jpg --bg beach.jpg
+      fusionmat compose photo.jpg --bg '#ffffff' --png
+      fusionmat compose photo.jpg --bg blur:40
+      fusionmat compose photo.jpg --bg beach.jpg --matte photo_matting.png
+    """
+    from fusionmat.cli.batch import _background_or_exit
+    from fusionmat.read import read_image
+    from fusionmat.write import refuse_inputs
+
+    if matte_file is not None and len(images) != 1:
+        raise click.UsageError("--matte goes with exactly one IMAGE")
+    plan = OutputPlan(background=_background_or_exit(background, fit), composite_format="png" if png else "jpg",
+                      matte_and_preview=False)
+    loaded = preprocessor = None
+    if matte_file is None:
+        loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
+        preprocessor = build_preprocessor(rotate, crop, aspect, threads)
+    inputs = {p.resolve() for p in images} | ({matte_file.resolve()} if matte_file else set())
+    failed = 0
+    for image_path in images:
+        try:
+            paths = output_paths(image_path, out_dir if out_dir is not None else image_path.parent, plan)
+            refuse_inputs(list(paths.values()), inputs)
+            rgb = read_image(image_path)
+            if matte_file is not None:
+                alpha = read_matte(matte_file, rgb.shape[:2])
+            else:
+                from fusionmat.pipeline import matte_image
+
+                alpha = reporting_warnings(str(image_path), matte_image, rgb, loaded, refine=refine,
+                                           preprocessor=preprocessor,
+                                           on_steps=steps_saver(steps_dir, image_path.stem))
+            write_outputs(rgb, alpha, paths, plan)
+            click.echo(f"{image_path} -> {paths['composite']}")
+        except FusionmatError as exc:
+            failed += 1
+            echo_error(str(exc))
+    if failed:
+        raise click.ClickException(f"{failed} of {len(images)} image(s) failed")

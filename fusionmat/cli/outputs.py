@@ -1,0 +1,84 @@
+"""Which files a command writes for one image, and writing them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """What to write besides the matte and preview.
+
+    cutout : write <stem>_cutout.png (RGBA).
+    background : a loaded background for <stem>_composite.<composite_format>, or None.
+    """
+
+    cutout: bool = False
+    background: "LoadedBackground | None" = None
+    composite_format: str = "jpg"
+    matte_and_preview: bool = True
+
+
+@dataclass(frozen=True)
+class LoadedBackground:
+    """A parsed ``--bg`` with its picture read once (for a file) and how to fit it."""
+
+    spec: object
+    picture: np.ndarray | None
+    fit: str = "cover"
+
+
+def load_background(text: str, fit: str = "cover") -> LoadedBackground:
+    """Parse ``--bg`` and read its picture; raises ValueError or ImageReadError with the reason."""
+    from fusionmat.compose import parse_background
+    from fusionmat.read import read_image
+
+    spec = parse_background(text)
+    picture = read_image(spec.path) if spec.path is not None else None
+    return LoadedBackground(spec, picture, fit)
+
+
+def output_paths(image: Path, folder: Path, plan: OutputPlan) -> dict[str, Path]:
+    """The files written for ``image`` into ``folder``, by kind."""
+    stem = image.stem
+    paths = {}
+    if plan.matte_and_preview:
+        paths = {"matting": folder / f"{stem}_matting.png", "concat": folder / f"{stem}_concat.jpg"}
+    if plan.cutout:
+        paths["cutout"] = folder / f"{stem}_cutout.png"
+    if plan.background is not None:
+        paths["composite"] = folder / f"{stem}_composite.{plan.composite_format}"
+    return paths
+
+
+def background_for(rgb: np.ndarray, alpha: np.ndarray, old_background: np.ndarray | None,
+                   background: LoadedBackground) -> np.ndarray:
+    """The new background, HxWx3, for one photo."""
+    from fusionmat.compose import blurred_background, fit_background
+
+    h, w = alpha.shape
+    spec = background.spec
+    if spec.colour is not None:
+        return np.broadcast_to(np.asarray(spec.colour, np.float32), (h, w, 3))
+    if spec.blur is not None:
+        return blurred_background(old_background, spec.blur)
+    return fit_background(background.picture, h, w, background.fit)
+
+
+def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: dict[str, Path], plan: OutputPlan) -> None:
+    """Write every file in ``paths`` (each atomically); colours are estimated once when needed."""
+    from fusionmat.compose import composite
+    from fusionmat.foreground import estimate_layers
+    from fusionmat.write import concat_preview, cutout_rgba, save_image
+
+    if "matting" in paths:
+        save_image(paths["matting"], alpha)
+        save_image(paths["concat"], concat_preview(rgb, alpha))
+    if "cutout" in paths or "composite" in paths:
+        fg, bg = estimate_layers(rgb, alpha)
+        if "cutout" in paths:
+            save_image(paths["cutout"], cutout_rgba(fg, alpha))
+        if "composite" in paths:
+            save_image(paths["composite"], composite(fg, alpha, background_for(rgb, alpha, bg, plan.background)))

@@ -1,0 +1,85 @@
+"""Putting a matted subject onto a new background: colour, picture or the photo's own blur."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_BLUR = 25
+"""Gaussian sigma, in pixels of a 1000 px long side, of ``--bg blur``."""
+FITS = ("cover", "contain", "stretch")
+
+
+@dataclass(frozen=True)
+class Background:
+    """What to put behind the subject: exactly one of ``colour``, ``path`` or ``blur``.
+
+    colour : RGB floats in [0, 1].
+    path : an image file, fitted to the photo (see :func:`fit_background`).
+    blur : Gaussian sigma for a 1000 px long side; the photo's own background, blurred.
+    """
+
+    colour: tuple[float, float, float] | None = None
+    path: Path | None = None
+    blur: float | None = None
+
+
+def parse_background(spec: str) -> Background:
+    """'#RRGGBB', 'blur' or 'blur:SIGMA', or an image file's path."""
+    if re.fullmatch(r"#[0-9a-fA-F]{6}", spec):
+        return Background(colour=tuple(int(spec[i:i + 2], 16) / 255.0 for i in (1, 3, 5)))
+    if spec == "blur" or spec.startswith("blur:"):
+        try:
+            sigma = float(spec[5:]) if spec.startswith("blur:") else DEFAULT_BLUR
+        except ValueError:
+            sigma = -1.0
+        if not sigma > 0:
+            raise ValueError(f"background blur must be blur or blur:SIGMA with SIGMA > 0, got {spec!r}")
+        return Background(blur=sigma)
+    if spec.startswith("#"):
+        raise ValueError(f"background colour must be #RRGGBB, got {spec!r}")
+    return Background(path=Path(os.path.expanduser(spec)))
+
+
+def fit_background(background: np.ndarray, height: int, width: int, fit: str = "cover") -> np.ndarray:
+    """Fit an RGB picture to ``height`` x ``width``.
+
+    cover : scale to fill the frame, then crop the centre (no bars, no distortion);
+    contain : scale to fit inside, then pad with the picture's mean colour;
+    stretch : resize to the frame, ignoring the aspect ratio.
+    """
+    from fusionmat.resize import resize_to
+
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
+    if fit == "stretch":
+        return resize_to(background, height, width)
+    bh, bw = background.shape[:2]
+    scale = (max if fit == "cover" else min)(height / bh, width / bw)
+    sh, sw = max(1, round(bh * scale)), max(1, round(bw * scale))
+    scaled = resize_to(background, sh, sw)
+    if fit == "cover":
+        top, left = (sh - height) // 2, (sw - width) // 2
+        return np.ascontiguousarray(scaled[top:top + height, left:left + width])
+    canvas = np.empty((height, width, 3), np.float32)
+    canvas[:] = background.reshape(-1, 3).mean(axis=0)
+    top, left = (height - sh) // 2, (width - sw) // 2
+    canvas[top:top + sh, left:left + sw] = scaled
+    return canvas
+
+
+def blurred_background(old_background: np.ndarray, sigma: float) -> np.ndarray:
+    """The photo's own background colours, Gaussian-blurred (sigma scaled to the image size)."""
+    import cv2
+
+    h, w = old_background.shape[:2]
+    return cv2.GaussianBlur(old_background, (0, 0), sigma * max(h, w) / 1000.0)
+
+
+def composite(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """``alpha * foreground + (1 - alpha) * background``, all HxW(x3) float32 in [0, 1]."""
+    a = alpha[:, :, None]
+    return np.clip(a * foreground + (1.0 - a) * background, 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from fusionmat.batch import find_images, is_finished
+from fusionmat.cli import main
+from fusionmat.cli.batch import default_out
+from tests.conftest import requires_weights
+
+
+def test_find_images_by_content(tmp_path):
+    Image.new("RGB", (20, 20)).save(tmp_path / "no_suffix", format="PNG")
+    Image.new("RGB", (20, 20)).save(tmp_path / "a.jpg")
+    (tmp_path / "broken.jpg").write_text("not a jpeg")
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / ".hidden.png").write_bytes(b"")
+    (tmp_path / "sub").mkdir()
+    Image.new("RGB", (20, 20)).save(tmp_path / "sub" / "b.png")
+    found, ignored = find_images(tmp_path, recursive=False)
+    assert [p.name for p in found] == ["a.jpg", "broken.jpg", "no_suffix"] and ignored == 1
+    found, _ = find_images(tmp_path, recursive=True)
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a.jpg", "broken.jpg", "no_suffix", "sub/b.png"]
+    found, _ = find_images(tmp_path, recursive=True, exclude=tmp_path / "sub")
+    assert "sub/b.png" not in [p.relative_to(tmp_path).as_posix() for p in found]
+
+
+def test_finished_means_every_output_exists_and_is_newer(tmp_path):
+    image, out = tmp_path / "a.png", tmp_path / "a_matting.png"
+    image.write_bytes(b"x")
+    assert not is_finished(image, [out])
+    out.write_bytes(b"y")
+    os.utime(image, (1000, 1000))
+    assert is_finished(image, [out])
+    os.utime(image, (time_now := out.stat().st_mtime + 10, time_now))
+    assert not is_finished(image, [out])  # the photo changed after its matte was written
+
+
+def test_default_output_folder_is_beside_the_input(tmp_path):
+    assert default_out(tmp_path / "shoot") == (tmp_path / "shoot_matting").resolve()
+
+
+def make_fault_folder(root: Path, astronaut: np.ndarray) -> tuple[list[str], list[str]]:
+    """Good photos in every mode and nesting, and every kind of bad file. Returns (good, bad) paths."""
+    small = Image.fromarray(astronaut).resize((160, 160))
+    (root / "nested" / "deeper").mkdir(parents=True)
+    small.save(root / "rgb.jpg", quality=90)
+    small.convert("L").save(root / "grey.png")
+    rgba = small.convert("RGBA")
+    rgba.putalpha(200)
+    rgba.save(root / "rgba.png")
+    small.convert("CMYK").save(root / "cmyk.jpg")
+    deep = (np.asarray(small.convert("L"), np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(deep).save(root / "deep16.png")
+    assert Image.open(root / "deep16.png").mode.startswith("I")
+    small.save(root / "anim.gif", save_all=True, append_images=[small.rotate(10)], duration=100, loop=0)
+    small.save(root / "nested" / "deeper" / "inner.png")
+    small.save(root / "nested" / "photo_without_suffix", format="PNG")
+    good = ["rgb.jpg", "grey.png", "rgba.png", "cmyk.jpg", "deep16.png", "anim.gif", "nested/deeper/inner.png",
+            "nested/photo_without_suffix"]
+
+    jpeg = (root / "rgb.jpg").read_bytes()
+    (root / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    (root / "zero.jpg").write_bytes(b"")
+    (root / "text.jpg").write_text("this is not a photo\n")
+    Image.new("RGB", (1, 1)).save(root / "tiny.png")
+    Image.new("1", (13000, 13000)).save(root / "nested" / "bomb.png")  # 169 MP > twice Pillow's limit
+    bad = ["truncated.jpg", "zero.jpg", "text.jpg", "tiny.png", "nested/bomb.png"]
+    if os.geteuid() != 0:  # root reads everything; elsewhere an unreadable photo must be reported
+        small.save(root / "locked.jpg")
+        (root / "locked.jpg").chmod(0)
+        bad.append("locked.jpg")
+    (root / "README.txt").write_text("shoot notes")  # not an image: ignored, not an error
+    return good, bad
+
+
+def outputs_of(out: Path, relative: str) -> list[Path]:
+    rel = Path(relative)
+    return [out / rel.parent / f"{rel.stem}_matting.png", out / rel.parent / f"{rel.stem}_concat.jpg"]
+
+
+@requires_weights
+def test_fault_injection(tmp_path, astronaut):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    good, bad = make_fault_folder(photos, astronaut)
+    before = {p: p.stat().st_mtime_ns for p in photos.rglob("*")}
+    out, report = tmp_path / "mattes", tmp_path / "report.json"
+    args = ["batch", str(photos), "--recursive", "--out", str(out), "--json", str(report), "--workers", "3"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    for name in good:
+        for path in outputs_of(out, name):
+            assert path.is_file() and path.stat().st_size > 0, path
+    data = json.loads(report.read_text())
+    failed = {Path(f["file"]).relative_to(photos).as_posix(): f["error"] for f in data["failed"]}
+    assert sorted(failed) == sorted(bad)
+    for name in bad:
+        assert f"error: {photos / name}: " in result.output  # one line naming the file
+        assert not any(p.exists() for p in outputs_of(out, name))
+    assert "too many pixels" in failed["nested/bomb.png"] and "smaller than" in failed["tiny.png"]
+    assert data["ignored_non_images"] == 1 and len(data["done"]) == len(good)
+    assert f"{len(good)} done, 0 skipped (already done), {len(bad)} failed" in result.output
+    leftovers = [p for p in out.rglob("*") if p.is_file() and (p.name.startswith(".") or p.stat().st_size == 0)]
+    assert leftovers == []  # no partial or zero-byte output anywhere
+    assert {p: p.stat().st_mtime_ns for p in photos.rglob("*")} == before  # inputs untouched
+
+    again = CliRunner().invoke(main, args)
+    data = json.loads(report.read_text())
+    assert again.exit_code == 1 and data["done"] == [] and len(data["skipped"]) == len(good)
+    forced = CliRunner().invoke(main, [*args, "--overwrite"])
+    assert len(json.loads(report.read_text())["done"]) == len(good), forced.output
+
+
+@requires_weights
+def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_path, astronaut, monkeypatch):
+    import importlib
+
+    batch_cli = importlib.import_module("fusionmat.cli.batch")  # the module, not the command it exports
+
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    photos.mkdir()
+    for i in range(4):
+        Image.fromarray(astronaut).resize((128, 128)).save(photos / f"p{i}.png")
+    real = batch_cli._matte
+    calls = []
+
+    def interrupted_on_third(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(batch_cli, "_matte", interrupted_on_third)
+    result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(out)])
+    assert result.exit_code == 130 and "interrupted: 2 done" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["p0_concat.jpg", "p0_matting.png", "p1_concat.jpg",
+                                                      "p1_matting.png"]
+    monkeypatch.setattr(batch_cli, "_matte", real)
+    result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(out)])
+    assert result.exit_code == 0 and "2 done, 2 skipped" in result.output
+
+
+@requires_weights
+def test_batch_composes_and_cuts_out(tmp_path, astronaut):
+    photos = tmp_path / "in"
+    photos.mkdir()
+    Image.fromarray(astronaut).save(photos / "astro.png")
+    result = CliRunner().invoke(main, ["batch", str(photos), "--bg", "#00ff00", "--cutout"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "in_matting"
+    composite = np.asarray(Image.open(out / "astro_composite.jpg"))
+    assert composite.shape == (512, 512, 3)
+    assert composite[:40, :40, 1].mean() > 230 and composite[:40, :40, 0].mean() < 30  # flag corner now green
+    assert Image.open(out / "astro_cutout.png").mode == "RGBA"
+
+
+def test_batch_refuses_its_input_folder_as_output(tmp_path):
+    result = CliRunner().invoke(main, ["batch", str(tmp_path), "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "must not be the input folder" in result.output
+
+
+@pytest.mark.parametrize("bg, message", [("#12", "must be #RRGGBB"), ("blur:-3", "SIGMA > 0"),
+                                         ("missing.jpg", "no such file")])
+def test_batch_bad_background_is_a_usage_error(tmp_path, bg, message):
+    result = CliRunner().invoke(main, ["batch", str(tmp_path), "--bg", bg])
+    assert result.exit_code == 2 and message in result.output
