@@ -1,5 +1,8 @@
 """Quality benchmark: run an engine on a benchmark folder and print SAD, MSE, Grad, Conn.
 
+The scores come from the same code as `fusionmat evaluate` (fusionmat/evaluate.py); this
+script adds the inference and its timing, without writing the mattes to disk.
+
 Usage:
     python benchmarks/quality.py ../shared/bench/plain [--engine selfie] [--refine auto]
 
@@ -15,18 +18,14 @@ from pathlib import Path
 
 import click
 import numpy as np
-from PIL import Image
 
 from fusionmat.engines import DEFAULT_ENGINE, ENGINES, load_engine
-from fusionmat.metrics import METRICS, all_metrics
+from fusionmat.evaluate import evaluate_pair, read_matte
+from fusionmat.metrics import METRICS
 from fusionmat.pipeline import matte_image
 from fusionmat.preprocess.chain import NONE, NOTHING, Preprocessor, Settings, parse_aspect, parse_crop, parse_rotate
 from fusionmat.refine import REFINE_CHOICES
 from fusionmat.read import read_image
-
-
-def read_matte(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
 
 
 @click.command()
@@ -59,7 +58,7 @@ def main(bench_dir, engine, weights_file, refine, rotate, crop_, aspect, limit):
             chain = Preprocessor(replace(settings, aspect=true_ratio), detectors=chain.detectors if chain else None)
         alpha = matte_image(image, loaded, refine=refine, preprocessor=chain)
         seconds = time.perf_counter() - start
-        scores = all_metrics(alpha, gt) | {"sec": seconds}
+        scores = evaluate_pair(alpha, gt) | {"sec": seconds}
         rows.append(scores)
         click.echo(f"{entry['image']:58s} " + " ".join(f"{scores[m]:8.4f}" for m in METRICS) + f" {seconds:6.2f}")
     means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}

@@ -6,6 +6,7 @@ import click
 from fusionmat import __version__
 from fusionmat.cli.batch import batch
 from fusionmat.cli.compose import compose
+from fusionmat.cli.evaluate import evaluate
 from fusionmat.cli.predict import predict
 from fusionmat.cli.weights import weights
 
@@ -28,6 +29,7 @@ def main() -> None:
 main.add_command(predict)
 main.add_command(batch)
 main.add_command(compose)
+main.add_command(evaluate)
 main.add_command(weights)
 
 __all__ = ["main"]

@@ -1,0 +1,119 @@
+"""Scoring predicted mattes against ground truth: pairing files, reading them, formatting results."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fusionmat.metrics import METRICS, all_metrics
+
+PRED_SUFFIXES = ("_matting.png", ".png")
+"""Tried in order after a ground-truth file's stem to find its prediction."""
+
+
+@dataclass
+class Row:
+    """One ground-truth file's result: scores, or why it could not be scored."""
+
+    name: str
+    scores: dict[str, float] = field(default_factory=dict)
+    problem: str | None = None
+
+
+def read_matte(path: str | os.PathLike) -> np.ndarray:
+    """A matte file as HxW float32 in [0, 1] (colour files: first channel; 16-bit kept)."""
+    with Image.open(path) as im:
+        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+            return np.asarray(im, np.float32) / 65535.0
+        if im.mode == "F":
+            return np.clip(np.asarray(im, np.float32), 0.0, 1.0)
+        return np.asarray(im.convert("L"), np.float32) / 255.0
+
+
+def unknown_region(trimap: np.ndarray) -> np.ndarray:
+    """The trimap's unknown pixels: neither pure background (0) nor pure foreground (1)."""
+    return (trimap > 0.0) & (trimap < 1.0)
+
+
+def find_prediction(pred_dir: Path, stem: str, suffixes: tuple[str, ...]) -> Path | None:
+    """The first ``pred_dir/<stem><suffix>`` that exists."""
+    return next((pred_dir / f"{stem}{s}" for s in suffixes if (pred_dir / f"{stem}{s}").is_file()), None)
+
+
+def evaluate_pair(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray | None = None) -> dict[str, float]:
+    """SAD, MSE, Grad and Conn of one matte; over the trimap's unknown region when given."""
+    mask = unknown_region(trimap) if trimap is not None else None
+    return all_metrics(pred, gt, mask)
+
+
+def evaluate_folders(pred_dir: Path, gt_dir: Path, *, trimap_dir: Path | None = None,
+                     pred_suffixes: tuple[str, ...] = PRED_SUFFIXES, gt_suffix: str = ".png",
+                     trimap_suffix: str = ".png") -> list[Row]:
+    """Score every ``GT_DIR/*<gt_suffix>`` against its prediction (and trimap), in name order."""
+    rows = []
+    for gt_path in sorted(gt_dir.glob(f"*{gt_suffix}")):
+        stem = gt_path.name[: -len(gt_suffix)]
+        row = Row(stem)
+        rows.append(row)
+        pred_path = find_prediction(pred_dir, stem, pred_suffixes)
+        if pred_path is None:
+            row.problem = f"no prediction {stem}{{{','.join(pred_suffixes)}}} in {pred_dir}"
+            continue
+        trimap_path = trimap_dir / f"{stem}{trimap_suffix}" if trimap_dir is not None else None
+        if trimap_path is not None and not trimap_path.is_file():
+            row.problem = f"no trimap {trimap_path}"
+            continue
+        try:
+            gt, pred = read_matte(gt_path), read_matte(pred_path)
+            trimap = read_matte(trimap_path) if trimap_path is not None else None
+        except (OSError, SyntaxError, ValueError) as exc:
+            row.problem = f"cannot read: {exc}"
+            continue
+        if pred.shape != gt.shape or (trimap is not None and trimap.shape != gt.shape):
+            other = pred if pred.shape != gt.shape else trimap
+            which = pred_path if pred.shape != gt.shape else trimap_path
+            row.problem = (f"{which.name} is {other.shape[1]}x{other.shape[0]}, "
+                           f"ground truth is {gt.shape[1]}x{gt.shape[0]}")
+            continue
+        row.scores = evaluate_pair(pred, gt, trimap)
+    return rows
+
+
+def means(rows: list[Row]) -> dict[str, float]:
+    """Mean of each metric over the scored rows (empty when none were scored)."""
+    scored = [r.scores for r in rows if r.problem is None]
+    return {m: float(np.mean([s[m] for s in scored])) for m in METRICS} if scored else {}
+
+
+def format_rows(rows: list[Row], fmt: str) -> str:
+    """The rows and their means as 'table', 'json' or 'csv'."""
+    avg = means(rows)
+    missing = [r for r in rows if r.problem is not None]
+    if fmt == "json":
+        return json.dumps({"images": [{"name": r.name, **r.scores} for r in rows if r.problem is None],
+                           "mean": avg, "scored": len(rows) - len(missing),
+                           "missing": [{"name": r.name, "reason": r.problem} for r in missing]}, indent=2)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["name", *METRICS, "problem"])
+        for r in rows:
+            writer.writerow([r.name, *(f"{r.scores[m]:.6f}" if r.scores else "" for m in METRICS), r.problem or ""])
+        writer.writerow(["MEAN", *(f"{avg[m]:.6f}" if avg else "" for m in METRICS), ""])
+        return out.getvalue().rstrip("\n")
+    if fmt != "table":
+        raise ValueError(f"format must be table, json or csv, got {fmt!r}")
+    width = max([len(r.name) for r in rows] + [12])
+    lines = [f"{'image':{width}s} " + " ".join(f"{m.upper():>9s}" for m in METRICS)]
+    for r in rows:
+        cells = " ".join(f"{r.scores[m]:9.4f}" for m in METRICS) if r.problem is None else f"missing: {r.problem}"
+        lines.append(f"{r.name:{width}s} {cells}")
+    label = f"MEAN ({len(rows) - len(missing)})"
+    lines.append(f"{label:{width}s} " + (" ".join(f"{avg[m]:9.4f}" for m in METRICS) if avg else "nothing scored"))
+    return "\n".join(lines)

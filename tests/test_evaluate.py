@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from fusionmat.cli import main
+from fusionmat.evaluate import evaluate_folders, evaluate_pair, format_rows, read_matte, unknown_region
+from tests.conftest import SHARED, requires_shared
+
+
+def save(path, array):
+    Image.fromarray(np.asarray(array, np.uint8)).save(path)
+
+
+@pytest.fixture
+def folders(tmp_path):
+    """gt/a.png, gt/b.png, gt/c.png; predictions for a (exact) and b (one pixel off); c missing."""
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    gt.mkdir()
+    pred.mkdir()
+    a = np.zeros((8, 10), np.uint8)
+    a[2:6, 3:7] = 255
+    save(gt / "a.png", a)
+    save(pred / "a_matting.png", a)
+    save(gt / "b.png", a)
+    b = a.copy()
+    b[0, 0] = 255
+    save(pred / "b.png", b)  # the second suffix is tried too
+    save(gt / "c.png", a)
+    return pred, gt
+
+
+def test_pairs_by_stem_and_scores_by_hand(folders):
+    rows = evaluate_folders(*folders)
+    assert [r.name for r in rows] == ["a", "b", "c"]
+    assert rows[0].scores == {"sad": 0.0, "mse": 0.0, "grad": 0.0, "conn": 0.0}
+    assert rows[1].scores["sad"] == pytest.approx(1 / 1000) and rows[1].scores["mse"] == pytest.approx(1 / 80)
+    assert rows[2].problem.startswith("no prediction c{_matting.png,.png}")
+
+
+def test_size_mismatch_is_named_and_counts_as_missing(folders):
+    pred, gt = folders
+    save(pred / "c_matting.png", np.zeros((4, 4)))
+    row = evaluate_folders(pred, gt)[2]
+    assert row.problem == "c_matting.png is 4x4, ground truth is 10x8" and row.scores == {}
+
+
+def test_trimap_limits_the_count_to_the_unknown_region(folders, tmp_path):
+    pred, gt = folders
+    trimaps = tmp_path / "tri"
+    trimaps.mkdir()
+    tri = np.zeros((8, 10), np.uint8)
+    tri[1:7, 2:8] = 128  # (0, 0), where b is wrong, is known background
+    for stem in "abc":
+        save(trimaps / f"{stem}.png", tri)
+    rows = evaluate_folders(pred, gt, trimap_dir=trimaps)
+    assert rows[1].scores["sad"] == 0.0 and rows[1].scores["mse"] == 0.0
+
+
+def test_unknown_region():
+    assert unknown_region(np.array([0.0, 0.5, 1.0, 0.2])).tolist() == [False, True, False, True]
+
+
+def test_read_matte_keeps_16_bit(tmp_path):
+    Image.fromarray(np.array([[0, 65535, 32768]], np.uint16)).save(tmp_path / "m.png")
+    np.testing.assert_allclose(read_matte(tmp_path / "m.png"), [[0, 1, 32768 / 65535]], atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_formats(folders, fmt):
+    text = format_rows(evaluate_folders(*folders), fmt)
+    if fmt == "json":
+        data = json.loads(text)
+        assert data["scored"] == 2 and data["mean"]["sad"] == pytest.approx(0.0005)
+        assert data["missing"][0]["name"] == "c"
+    elif fmt == "csv":
+        lines = text.splitlines()
+        assert lines[0] == "name,sad,mse,grad,conn,problem" and lines[-1].startswith("MEAN,0.000500,")
+    else:
+        assert "missing: no prediction" in text and text.splitlines()[-1].startswith("MEAN (2)")
+
+
+def test_cli_exit_status_and_message(folders):
+    result = CliRunner().invoke(main, ["evaluate", *map(str, folders), "--format", "csv"])
+    assert result.exit_code == 1
+    assert "missing: c: no prediction" in result.output and "1 of 3 image(s) could not be scored" in result.output
+    save(folders[0] / "c.png", np.asarray(Image.open(folders[1] / "c.png")))
+    result = CliRunner().invoke(main, ["evaluate", *map(str, folders)])
+    assert result.exit_code == 0 and "MEAN (3)" in result.output
+
+
+def test_cli_empty_ground_truth(tmp_path):
+    result = CliRunner().invoke(main, ["evaluate", str(tmp_path), str(tmp_path)])
+    assert result.exit_code == 1 and "no ground-truth files ending in .png" in result.output
+
+
+@requires_shared
+def test_a_real_benchmark_pair():
+    """A benchmark matte against itself moved one pixel: SAD and MSE as numpy computes them directly."""
+    gt = read_matte(SHARED / "bench" / "plain" / "alpha" / "1__coffee.png")
+    moved = np.roll(gt, 1, axis=1)
+    scores = evaluate_pair(moved, gt)
+    assert scores["sad"] == pytest.approx(np.abs(moved - gt).sum() / 1000, rel=1e-6)
+    assert scores["mse"] == pytest.approx(((moved - gt) ** 2).mean(), rel=1e-5)
+    assert scores["grad"] > 0 and scores["conn"] > 0 and scores["sad"] > 1
