@@ -13,7 +13,6 @@ is loaded), on --batch-count copies at each size and on --folder (e.g. ../shared
 from __future__ import annotations
 
 import json
-import resource
 import statistics
 import subprocess
 import sys
