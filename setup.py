@@ -7,6 +7,9 @@ for line in Path("fusionmat/__init__.py").read_text().splitlines():
     if line.startswith("__version__"):
         exec(line, version)
 
+EXPORT = ["tf2onnx>=1.16", "onnx>=1.16", "onnxruntime>=1.18", "coremltools>=8.0"]
+"""Converters for `fusionmat export` (and onnxruntime to check the ONNX file)."""
+
 setup(
     name="fusionmat",
     version=version["__version__"],
@@ -29,6 +32,9 @@ setup(
         "tensorflow>=2.16",
         "tf_keras>=2.16",
     ],
-    extras_require={"test": ["pytest>=8", "scikit-image>=0.22"]},
+    extras_require={
+        "export": EXPORT,
+        "test": ["pytest>=8", "scikit-image>=0.22", *EXPORT],
+    },
     entry_points={"console_scripts": ["fusionmat=fusionmat.cli:main"]},
 )

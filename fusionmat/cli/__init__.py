@@ -7,6 +7,7 @@ from fusionmat import __version__
 from fusionmat.cli.batch import batch
 from fusionmat.cli.compose import compose
 from fusionmat.cli.evaluate import evaluate
+from fusionmat.cli.export import export
 from fusionmat.cli.predict import predict
 from fusionmat.cli.weights import weights
 
@@ -30,6 +31,7 @@ main.add_command(predict)
 main.add_command(batch)
 main.add_command(compose)
 main.add_command(evaluate)
+main.add_command(export)
 main.add_command(weights)
 
 __all__ = ["main"]

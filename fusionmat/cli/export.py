@@ -1,0 +1,70 @@
+"""``fusionmat export``: the Late Fusion network as SavedModel, TFLite, ONNX or Core ML."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fusionmat.cli.common import reporting_warnings
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["coreml", "tflite", "onnx", "savedmodel"]), required=True,
+              help="coreml: .mlpackage (mlprogram); tflite; onnx (opset 17); savedmodel (a folder).")
+@click.option("--size", required=True, metavar="HxW", help="Fixed input size, multiples of 32 (e.g. 800x608).")
+@click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The released .h5 or any compatible file (default: looked for as for --engine latefusion).")
+@click.option("--partial", is_flag=True, help="Accept a file without the fusion layers (they stay untrained).")
+@click.option("--quantize", type=click.Choice(["none", "float16", "dynamic"]), default="none", show_default=True,
+              help="tflite only: float16 weights, or dynamic-range int8 weights.")
+@click.option("-o", "--out", "out", type=click.Path(path_type=Path), required=True,
+              help="Output file (folder for savedmodel and coreml's .mlpackage).")
+def export(fmt, size, weights_file, partial, quantize, out):
+    """Export the Late Fusion network at a fixed size for phones and other runtimes.
+
+    Input `image`: 1xHxWx3 RGB, 0..255 (Core ML: an RGB image); the mean
+    subtraction is inside the model. Output `matte`: 1xHxWx1 in [0, 1]. The
+    default engine is not exported: its networks already are MediaPipe TFLite
+    files, and its closed-form refinement is a per-image sparse solve.
+
+    \b
+    Examples:
+      fusionmat export --format tflite --size 512x512 -o latefusion.tflite --quantize float16
+      fusionmat export --format coreml --size 800x608 --weights latefusion.h5 -o LateFusion.mlpackage
+      fusionmat export --format onnx --size 512x512 -o latefusion.onnx
+    """
+    from fusionmat.engines.latefusion import parse_size
+    from fusionmat.errors import FusionmatError
+    from fusionmat.export import export_model
+    from fusionmat.weights import find_latefusion_weights
+
+    try:
+        height, width = parse_size(size)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--size") from None
+    if quantize != "none" and fmt != "tflite":
+        raise click.BadParameter("applies to --format tflite only", param_hint="--quantize")
+    try:
+        import_runtime(fmt)
+        path = find_latefusion_weights(weights_file)
+        from fusionmat.export import deployable_model
+
+        model = reporting_warnings(str(path), deployable_model, path, height, width, partial=partial)
+        result = export_model(model, fmt, out, quantize=quantize)
+    except FusionmatError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{result.path}: {fmt}{'' if quantize == 'none' else ' ' + quantize}, {height}x{width}, "
+               f"{result.bytes / 1e6:.1f} MB, converted in {result.seconds:.1f} s")
+
+
+REQUIRED = {"onnx": ("tf2onnx", "tf2onnx"), "coreml": ("coremltools", "coremltools")}
+
+
+def import_runtime(fmt: str) -> None:
+    """Fail early, in one line, when the converter for ``fmt`` is not installed."""
+    import importlib.util
+
+    from fusionmat.errors import FusionmatError
+
+    if fmt in REQUIRED and importlib.util.find_spec(REQUIRED[fmt][0]) is None:
+        raise FusionmatError(f"--format {fmt} needs {REQUIRED[fmt][1]}: pip install 'fusionmat[export]'")
