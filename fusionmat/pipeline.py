@@ -11,6 +11,31 @@ from fusionmat.read import check_image
 from fusionmat.refine import REFINE_CHOICES, REFINERS
 
 
+def refine_method(engine: Engine, refine: str = "auto") -> str:
+    """The refinement to use: the engine's own for 'auto'; ValueError for an unknown name."""
+    method = engine.refine if refine == "auto" else refine
+    if method not in REFINERS:
+        raise ValueError(f"refine must be one of {', '.join(REFINE_CHOICES)}, got {refine!r}")
+    return method
+
+
+def coarse_probability(image: np.ndarray, engine: Engine, *, preprocessor=None,
+                       on_steps: Callable[[list[Transformed]], None] | None = None) -> np.ndarray:
+    """The engine's output for ``image`` (after preprocessing), mapped back onto its grid.
+
+    HxW float32 in [0, 1]; see :func:`matte_image` for the parameters.
+    """
+    from fusionmat.preprocess.chain import invert
+
+    rgb = check_image(image)
+    steps = preprocessor.steps(rgb) if preprocessor is not None else []
+    if on_steps is not None:
+        on_steps(steps)
+    seen = steps[-1].image if steps else rgb
+    prob = invert(steps)(engine.predict(seen))
+    return np.clip(prob, 0.0, 1.0).astype(np.float32, copy=False)
+
+
 def matte_image(image: np.ndarray, engine: Engine, *, refine: str = "auto", preprocessor=None,
                 on_steps: Callable[[list[Transformed]], None] | None = None) -> np.ndarray:
     """Alpha matte of one image with a loaded engine.
@@ -29,15 +54,6 @@ def matte_image(image: np.ndarray, engine: Engine, *, refine: str = "auto", prep
     -------
     HxW float32 in [0, 1], aligned with ``image``.
     """
-    from fusionmat.preprocess.chain import invert
-
-    rgb = check_image(image)
-    method = engine.refine if refine == "auto" else refine
-    if method not in REFINERS:
-        raise ValueError(f"refine must be one of {', '.join(REFINE_CHOICES)}, got {refine!r}")
-    steps = preprocessor.steps(rgb) if preprocessor is not None else []
-    if on_steps is not None:
-        on_steps(steps)
-    seen = steps[-1].image if steps else rgb
-    prob = invert(steps)(engine.predict(seen))
-    return REFINERS[method](rgb, np.clip(prob, 0.0, 1.0).astype(np.float32, copy=False))
+    method = refine_method(engine, refine)
+    prob = coarse_probability(image, engine, preprocessor=preprocessor, on_steps=on_steps)
+    return REFINERS[method](check_image(image), prob)

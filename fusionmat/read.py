@@ -37,7 +37,9 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
         rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
         alpha = rgba[:, :, 3:4]
         return rgba[:, :, :3] * alpha + (1.0 - alpha)
-    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    rgb = np.asarray(im.convert("RGB"), dtype=np.float32)
+    rgb /= 255.0  # in place: no second full-size float copy (0.14 GB at 12 MP)
+    return rgb
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -98,4 +100,7 @@ def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
         return arr.astype(np.float32) / 255.0
     if arr.dtype == np.uint16:
         return arr.astype(np.float32) / 65535.0
-    return np.clip(arr.astype(np.float32, copy=False), 0.0, 1.0)
+    arr = arr.astype(np.float32, copy=False)
+    if arr.size and arr.min() >= 0.0 and arr.max() <= 1.0:
+        return arr  # already in range: no copy of a large photo
+    return np.clip(arr, 0.0, 1.0)

@@ -42,8 +42,16 @@ def current_umask() -> int:
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
-    """Float in [0, 1] -> uint8 with rounding (values outside are clipped)."""
-    return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    """Float in [0, 1] -> uint8 with rounding (values outside are clipped); uint8 passes through."""
+    if array.dtype == np.uint8:
+        return array
+    out = np.empty(array.shape, np.uint8)
+    for top in range(0, max(1, array.shape[0]), 256):  # in bands: no full-size float temporary
+        scaled = np.multiply(array[top:top + 256], 255.0, dtype=np.float32)
+        np.clip(scaled, 0.0, 255.0, out=scaled)
+        scaled += 0.5
+        out[top:top + 256] = scaled
+    return out
 
 
 def save_image(path: str | os.PathLike, array: np.ndarray) -> Path:
@@ -69,11 +77,15 @@ def concat_preview(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    Hx(2W)x3 float32 in [0, 1]
+    Hx(2W)x3 uint8 (built in 8 bits: a 12 MP preview in float would take 0.6 GB)
     """
     if alpha.shape != image.shape[:2]:
         raise ValueError(f"alpha must have shape {image.shape[:2]}, got {alpha.shape}")
-    return np.concatenate([image, np.repeat(alpha[:, :, None], 3, axis=2)], axis=1)
+    h, w = alpha.shape
+    both = np.empty((h, 2 * w, 3), np.uint8)
+    both[:, :w] = to_uint8(image)
+    both[:, w:] = to_uint8(alpha)[:, :, None]
+    return both
 
 
 def cutout_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:

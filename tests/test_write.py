@@ -44,9 +44,9 @@ def test_concat_layout():
     image = np.random.default_rng(0).random((10, 7, 3)).astype(np.float32)
     alpha = np.random.default_rng(1).random((10, 7)).astype(np.float32)
     both = concat_preview(image, alpha)
-    assert both.shape == (10, 14, 3)
-    np.testing.assert_array_equal(both[:, :7], image)
-    np.testing.assert_array_equal(both[:, 7:, 1], alpha)
+    assert both.shape == (10, 14, 3) and both.dtype == np.uint8
+    np.testing.assert_array_equal(both[:, :7], np.round(image * 255))
+    np.testing.assert_array_equal(both[:, 7:, 1], np.round(alpha * 255))
     with pytest.raises(ValueError, match="alpha must have shape"):
         concat_preview(image, alpha[:5])
 

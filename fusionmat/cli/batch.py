@@ -10,8 +10,7 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (build_engine, build_preprocessor, echo_error, engine_options, preprocess_options,
-                                  reporting_warnings, steps_saver)
+from fusionmat.cli.common import build_engine, build_preprocessor, echo_error, engine_options, preprocess_options, steps_saver
 from fusionmat.cli.outputs import OutputPlan, load_background, output_paths, write_outputs
 from fusionmat.compose import FITS
 from fusionmat.errors import FusionmatError
@@ -135,6 +134,7 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
                 bar.write(f"error: {exc}", file=sys.stderr)
             bar.update(1)
 
+    method = _refine_method_or_exit(loaded, refine)
     reads = deque((path, paths, pool.submit(read_image, path)) for path, paths in todo[:workers + 1])
     upcoming = iter(todo[workers + 1:])
     try:
@@ -145,14 +145,16 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
                 reads.append((nxt[0], nxt[1], pool.submit(read_image, nxt[0])))
             try:
                 rgb = future.result()
-                alpha = reporting_warnings(str(path), _matte, rgb, loaded, refine, preprocessor,
-                                           steps_saver(steps_dir, path.stem))
+                prob = _coarse(rgb, loaded, preprocessor, steps_saver(steps_dir, path.stem))
             except FusionmatError as exc:
                 report.fail(path, str(exc))
                 bar.write(f"error: {exc}", file=sys.stderr)
                 bar.update(1)
                 continue
-            writes.append((path, pool.submit(write_outputs, rgb, alpha, paths, plan)))
+            if not (prob > 0.5).any():
+                bar.write(f"warning: {path}: no person found; the matte is empty", file=sys.stderr)
+            # refinement and encoding run in the pool while this thread detects and segments the next
+            writes.append((path, pool.submit(_refine_and_write, rgb, prob, method, paths, plan)))
             settle(wait=len(writes) > workers)
         settle(wait=True)
     except KeyboardInterrupt:
@@ -175,10 +177,30 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
         sys.exit(1)
 
 
-def _matte(rgb, engine, refine, preprocessor, on_steps):
-    from fusionmat.pipeline import matte_image
+def _coarse(rgb, engine, preprocessor, on_steps):
+    """Detection, preprocessing and the engine: the part that runs on the main thread."""
+    from fusionmat.pipeline import coarse_probability
 
-    return matte_image(rgb, engine, refine=refine, preprocessor=preprocessor, on_steps=on_steps)
+    return coarse_probability(rgb, engine, preprocessor=preprocessor, on_steps=on_steps)
+
+
+def _refine_and_write(rgb, prob, method, paths, plan) -> None:
+    """Refinement and the outputs, in a worker thread (pymatting and the encoders release the GIL)."""
+    import numpy as np
+
+    from fusionmat.refine import REFINERS
+
+    alpha = REFINERS[method](rgb, prob) if (prob > 0.5).any() else np.zeros_like(prob)
+    write_outputs(rgb, alpha, paths, plan)
+
+
+def _refine_method_or_exit(engine, refine: str) -> str:
+    from fusionmat.pipeline import refine_method
+
+    try:
+        return refine_method(engine, refine)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--refine") from None
 
 
 def _background_or_exit(text: str | None, fit: str):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from fusionmat.engines.base import Engine
+from fusionmat.refine import working_size
 from fusionmat.resize import resize_to
 from fusionmat.tflite import TFLiteModel
 from fusionmat.weights import model_path
@@ -21,6 +22,8 @@ SQUARE_MODEL = "selfie_segmentation.tflite"
 LANDSCAPE_MODEL = "selfie_segmentation_landscape.tflite"
 SQUARE_WEIGHT = 0.3
 """Weight of the 256x256 model; the 144x256 model gets the rest (it scores better alone)."""
+MAX_SIDE = 1024
+"""Larger photos are segmented on a copy this long (the models see at most 256 px of it anyway)."""
 ZOOM_MARGIN = 0.15
 """Margin added around the first pass's subject box, as a fraction of the box size."""
 
@@ -68,11 +71,12 @@ class SelfieEngine(Engine):
         return np.clip(total, 0.0, 1.0)
 
     def predict(self, image: np.ndarray) -> np.ndarray:
-        prob = self._segment(image)
+        h, w = image.shape[:2]
+        view = resize_to(image, *working_size(h, w, MAX_SIDE))
+        prob = self._segment(view)
         box = subject_box(prob, ZOOM_MARGIN) if self.zoom else None
-        if box is None:
-            return prob
-        y0, y1, x0, x1 = box
-        zoomed = np.zeros_like(prob)
-        zoomed[y0:y1, x0:x1] = self._segment(image[y0:y1, x0:x1])
-        return zoomed
+        if box is not None:
+            y0, y1, x0, x1 = box
+            prob = np.zeros_like(prob)
+            prob[y0:y1, x0:x1] = self._segment(view[y0:y1, x0:x1])
+        return resize_to(prob, h, w)

@@ -14,7 +14,7 @@ import numpy as np
 from fusionmat.preprocess import Transformed
 from fusionmat.preprocess.aspect import parse_ratio, restore_aspect
 from fusionmat.preprocess.crop import Box, crop, subject_box
-from fusionmat.preprocess.rotate import MIN_TILT, estimate_tilt, rotate, split_angle
+from fusionmat.preprocess.rotate import MIN_TILT, estimate_tilt, looks_upright, rotate, split_angle
 from fusionmat.resize import resize_to
 
 AUTO, NONE = "auto", "none"
@@ -131,7 +131,8 @@ class Preprocessor:
             current = done[-1].image
         if s.rotate != NONE:
             if s.rotate == AUTO:
-                angle = auto_angle(estimate_tilt(detection_view(current)[0], self.detectors["person"]))
+                view, person = detection_view(current)[0], self.detectors["person"]
+                angle = 0.0 if looks_upright(view, person) else auto_angle(estimate_tilt(view, person))
             else:
                 angle = float(s.rotate)
             done.append(rotate(current, angle))

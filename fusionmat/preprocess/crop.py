@@ -61,14 +61,26 @@ def subject_box(image: np.ndarray, detector: Detector, *, margin: float = MARGIN
     ``max_area`` of the image (the subject already fills the frame).
     """
     h, w = image.shape[:2]
-    people = [person_box(d, h) for d in detector.detect_tiled(image, min_score=MIN_FACE_SCORE)]
-    if not people:
+    faces = detector.detect(image, min_score=MIN_FACE_SCORE)
+    box = _box_around(faces, h, w, margin)
+    if box is not None and box[2] * box[3] > max_area * w * h:
+        return None  # people already fill the frame; more (smaller) faces only widen the box
+    box = _box_around(detector.detect_tiled(image, min_score=MIN_FACE_SCORE), h, w, margin)
+    if box is None or box[2] * box[3] > max_area * w * h:
         return None
+    return box
+
+
+def _box_around(faces: list[Detection], h: int, w: int, margin: float) -> Box | None:
+    """The people's boxes joined, grown by ``margin`` and clipped to the image; None without faces."""
+    if not faces:
+        return None
+    people = [person_box(d, h) for d in faces]
     x0, y0 = min(p[0] for p in people), min(p[1] for p in people)
     x1, y1 = max(p[2] for p in people), max(p[3] for p in people)
     mx, my = margin * (x1 - x0), margin * (y1 - y0)
     x0, y0 = max(0, int(x0 - mx)), max(0, int(y0 - my))
     x1, y1 = min(w, int(np.ceil(x1 + mx))), min(h, int(np.ceil(y1 + my)))
-    if x1 <= x0 or y1 <= y0 or (x1 - x0) * (y1 - y0) > max_area * w * h:
+    if x1 <= x0 or y1 <= y0:
         return None
     return x0, y0, x1 - x0, y1 - y0

@@ -110,3 +110,20 @@ def estimate_tilt(image: np.ndarray, detector: Detector, *, min_score: float = 0
     if total == 0:
         return None
     return math.degrees(math.atan2(total.imag, total.real))
+
+
+def looks_upright(image: np.ndarray, detector: Detector, *, max_lean: float = MIN_TILT,
+                  min_score: float = 0.5) -> bool:
+    """A quick check (two detector runs instead of eight) that spares most photos :func:`estimate_tilt`.
+
+    True when the person detector, on the image as it is and mirrored, finds a person both
+    times and their mean lean is under ``max_lean`` degrees (the smallest tilt that automatic
+    rotation corrects). On ../shared/bench/plain and rotated it changes no decision.
+    """
+    leans = []
+    for view in (image, image[:, ::-1]):
+        found = detector.detect(np.ascontiguousarray(view), min_score=min_score)
+        if not found:
+            return False
+        leans.append(body_tilt(found[0]))
+    return abs(leans[0] - leans[1]) / 2.0 < max_lean
