@@ -53,12 +53,6 @@ def trimap_from_probability(prob: np.ndarray, band: int) -> np.ndarray:
     return trimap
 
 
-def working_size(height: int, width: int, work_size: int) -> tuple[int, int]:
-    """(h, w) scaled so the long side is at most ``work_size``, aspect kept."""
-    scale = min(1.0, work_size / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
 def estimate_alpha_band(
     image: np.ndarray, prob: np.ndarray, *, work_size: int = WORK_SIZE, band: int = BAND
 ) -> np.ndarray:
@@ -77,7 +71,7 @@ def estimate_alpha_band(
     """
     from pymatting import estimate_alpha_cf
 
-    from fusionmat.resize import resize_to
+    from fusionmat.resize import resize_to, working_size
 
     h, w = prob.shape
     if not _has_subject(prob):

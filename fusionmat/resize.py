@@ -13,3 +13,9 @@ def resize_to(array: np.ndarray, height: int, width: int) -> np.ndarray:
     shrinking = height < array.shape[0] or width < array.shape[1]
     interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     return cv2.resize(array, (width, height), interpolation=interp)
+
+
+def working_size(height: int, width: int, work_size: int) -> tuple[int, int]:
+    """(h, w) scaled so the long side is at most ``work_size``, aspect kept."""
+    scale = min(1.0, work_size / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))

@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from fusionmat.engines.base import Engine
-from fusionmat.refine import working_size
-from fusionmat.resize import resize_to
+from fusionmat.resize import resize_to, working_size
 from fusionmat.tflite import TFLiteModel
 from fusionmat.weights import model_path
 

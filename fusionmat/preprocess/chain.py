@@ -15,7 +15,7 @@ from fusionmat.preprocess import Transformed
 from fusionmat.preprocess.aspect import parse_ratio, restore_aspect
 from fusionmat.preprocess.crop import Box, crop, subject_box
 from fusionmat.preprocess.rotate import MIN_TILT, estimate_tilt, looks_upright, rotate, split_angle
-from fusionmat.resize import resize_to
+from fusionmat.resize import resize_to, working_size
 
 AUTO, NONE = "auto", "none"
 
@@ -82,10 +82,8 @@ still have more pixels than that), which keeps a 12 MP photo's detection as fast
 def detection_view(image: np.ndarray, long_side: int = DETECT_SIDE) -> tuple[np.ndarray, float]:
     """A copy of ``image`` no longer than ``long_side`` and the factor back to full size (>= 1)."""
     h, w = image.shape[:2]
-    factor = max(h, w) / long_side
-    if factor <= 1.0:
-        return image, 1.0
-    return resize_to(image, max(1, round(h / factor)), max(1, round(w / factor))), factor
+    sh, sw = working_size(h, w, long_side)
+    return resize_to(image, sh, sw), w / sw
 
 
 def scaled_subject_box(image: np.ndarray, detector) -> Box | None:
