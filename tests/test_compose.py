@@ -146,3 +146,15 @@ def test_compose_on_a_picture_and_on_blur(tmp_path, astronaut, bg):
     assert np.abs(out[100:160, 190:260] - astronaut[100:160, 190:260]).mean() < 12  # her face kept
     corner = np.abs(out[:40, :40] - astronaut[:40, :40]).mean()
     assert corner > 40  # the background around her changed
+
+
+@requires_weights
+def test_compose_never_lets_two_photos_share_one_output(tmp_path, astronaut):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(astronaut).resize((128, 128)).save(tmp_path / folder / "x.png")
+    args = ["compose", str(tmp_path / "a" / "x.png"), str(tmp_path / "b" / "x.png"), "--bg", "#000000",
+            "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "would overwrite those of" in result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x_composite.jpg"]

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import build_engine, build_preprocessor, echo_error, engine_options, preprocess_options, steps_saver
-from fusionmat.cli.outputs import OutputPlan, load_background, output_paths, write_outputs
+from fusionmat.cli.common import (background_or_exit, build_engine, build_preprocessor, echo_error, engine_options,
+                                  preprocess_options, refine_method_or_exit, steps_saver)
+from fusionmat.cli.outputs import OutputPlan, output_paths, write_outputs
 from fusionmat.compose import FITS
 from fusionmat.errors import FusionmatError
 
@@ -95,7 +96,7 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
     out_root = out_dir if out_dir is not None else default_out(folder)
     if out_root.resolve() == folder.resolve():
         raise click.BadParameter("the output folder must not be the input folder", param_hint="--out")
-    plan = OutputPlan(cutout=cutout, background=_background_or_exit(background, fit))
+    plan = OutputPlan(cutout=cutout, background=background_or_exit(background, fit))
     images, ignored = find_images(folder, recursive=recursive, exclude=out_root)
     loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
     preprocessor = build_preprocessor(rotate, crop, aspect, threads)
@@ -134,7 +135,7 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
                 bar.write(f"error: {exc}", file=sys.stderr)
             bar.update(1)
 
-    method = _refine_method_or_exit(loaded, refine)
+    method = refine_method_or_exit(loaded, refine)
     reads = deque((path, paths, pool.submit(read_image, path)) for path, paths in todo[:workers + 1])
     upcoming = iter(todo[workers + 1:])
     try:
@@ -192,23 +193,3 @@ def _refine_and_write(rgb, prob, method, paths, plan) -> None:
 
     alpha = REFINERS[method](rgb, prob) if (prob > 0.5).any() else np.zeros_like(prob)
     write_outputs(rgb, alpha, paths, plan)
-
-
-def _refine_method_or_exit(engine, refine: str) -> str:
-    from fusionmat.pipeline import refine_method
-
-    try:
-        return refine_method(engine, refine)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--refine") from None
-
-
-def _background_or_exit(text: str | None, fit: str):
-    if text is None:
-        return None
-    try:
-        return load_background(text, fit)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--bg") from None
-    except FusionmatError as exc:
-        raise click.BadParameter(f"background {exc}", param_hint="--bg") from None

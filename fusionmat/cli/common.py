@@ -93,6 +93,42 @@ def steps_saver(steps_dir: Path | None, stem: str) -> Callable | None:
     return save
 
 
+def engine_matte(engine, refine: str, preprocessor, steps_dir: Path | None) -> Callable:
+    """``alpha_for(path, rgb)`` for :func:`~fusionmat.cli.outputs.write_each`: the full pipeline,
+    its warnings reported as one line naming the file, its steps saved when asked."""
+    from fusionmat.pipeline import matte_image
+
+    def alpha_for(path: Path, rgb):
+        return reporting_warnings(str(path), matte_image, rgb, engine, refine=refine, preprocessor=preprocessor,
+                                  on_steps=steps_saver(steps_dir, path.stem))
+
+    return alpha_for
+
+
+def background_or_exit(text: str | None, fit: str):
+    """The loaded ``--bg`` (None when not given); a bad value or unreadable picture is a usage error."""
+    from fusionmat.cli.outputs import load_background
+
+    if text is None:
+        return None
+    try:
+        return load_background(text, fit)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bg") from None
+    except FusionmatError as exc:
+        raise click.BadParameter(f"background {exc}", param_hint="--bg") from None
+
+
+def refine_method_or_exit(engine, refine: str) -> str:
+    """The refinement ``--refine`` means for ``engine``; an unknown one is a usage error."""
+    from fusionmat.pipeline import refine_method
+
+    try:
+        return refine_method(engine, refine)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--refine") from None
+
+
 LATEFUSION_ONLY = {"weights": "--weights", "size": "--size", "partial": "--partial"}
 
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (build_engine, build_preprocessor, echo_error, engine_options, preprocess_options,
-                                  reporting_warnings, steps_saver)
-from fusionmat.cli.outputs import OutputPlan, output_paths, write_outputs
+from fusionmat.cli.common import (background_or_exit, build_engine, build_preprocessor, engine_options,
+                                  preprocess_options, engine_matte)
+from fusionmat.cli.outputs import OutputPlan, write_each
 from fusionmat.compose import FITS
 from fusionmat.errors import FusionmatError
 
@@ -52,37 +52,14 @@ def compose(images, background, fit, matte_file, out_dir, png, engine, weights_f
       fusionmat compose photo.jpg --bg blur:40
       fusionmat compose photo.jpg --bg beach.jpg --matte photo_matting.png
     """
-    from fusionmat.cli.batch import _background_or_exit
-    from fusionmat.read import read_image
-    from fusionmat.write import refuse_inputs
-
     if matte_file is not None and len(images) != 1:
         raise click.UsageError("--matte goes with exactly one IMAGE")
-    plan = OutputPlan(background=_background_or_exit(background, fit), composite_format="png" if png else "jpg",
+    plan = OutputPlan(background=background_or_exit(background, fit), composite_format="png" if png else "jpg",
                       matte_and_preview=False)
-    loaded = preprocessor = None
-    if matte_file is None:
-        loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
-        preprocessor = build_preprocessor(rotate, crop, aspect, threads)
-    inputs = {p.resolve() for p in images} | ({matte_file.resolve()} if matte_file else set())
-    failed = 0
-    for image_path in images:
-        try:
-            paths = output_paths(image_path, out_dir if out_dir is not None else image_path.parent, plan)
-            refuse_inputs(list(paths.values()), inputs)
-            rgb = read_image(image_path)
-            if matte_file is not None:
-                alpha = read_matte(matte_file, rgb.shape[:2])
-            else:
-                from fusionmat.pipeline import matte_image
-
-                alpha = reporting_warnings(str(image_path), matte_image, rgb, loaded, refine=refine,
-                                           preprocessor=preprocessor,
-                                           on_steps=steps_saver(steps_dir, image_path.stem))
-            write_outputs(rgb, alpha, paths, plan)
-            click.echo(f"{image_path} -> {paths['composite']}")
-        except FusionmatError as exc:
-            failed += 1
-            echo_error(str(exc))
-    if failed:
-        raise click.ClickException(f"{failed} of {len(images)} image(s) failed")
+    if matte_file is not None:
+        write_each(images, out_dir, plan, lambda _, rgb: read_matte(matte_file, rgb.shape[:2]),
+                   shown="composite", also_inputs=(matte_file,))
+        return
+    loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
+    preprocessor = build_preprocessor(rotate, crop, aspect, threads)
+    write_each(images, out_dir, plan, engine_matte(loaded, refine, preprocessor, steps_dir), shown="composite")

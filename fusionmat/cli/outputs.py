@@ -1,10 +1,13 @@
 """Which files a command writes for one image, and writing them."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from fusionmat.compose import Background
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class OutputPlan:
 class LoadedBackground:
     """A parsed ``--bg`` with its picture read once (for a file) and how to fit it."""
 
-    spec: object
+    spec: Background
     picture: np.ndarray | None
     fit: str = "cover"
 
@@ -82,3 +85,41 @@ def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: dict[str, Path], pl
             save_image(paths["cutout"], cutout_rgba(fg, alpha))
         if "composite" in paths:
             save_image(paths["composite"], composite(fg, alpha, background_for(rgb, alpha, bg, plan.background)))
+
+
+def write_each(images: tuple[Path, ...], out_dir: Path | None, plan: OutputPlan,
+               alpha_for: Callable[[Path, np.ndarray], np.ndarray], *, shown: str,
+               also_inputs: tuple[Path, ...] = ()) -> None:
+    """The per-image loop of ``predict`` and ``compose``.
+
+    For each image: its outputs (next to it, or in ``out_dir``), refusing to overwrite an
+    input (``images`` and ``also_inputs``) or another image's outputs; read it; get its matte
+    from ``alpha_for(path, rgb)``; write. A failure is one error line and the loop goes on;
+    at the end a ClickException says how many failed.
+    """
+    import click
+
+    from fusionmat.cli.common import echo_error
+    from fusionmat.errors import FusionmatError
+    from fusionmat.read import read_image
+    from fusionmat.write import refuse_inputs
+
+    inputs = {p.resolve() for p in (*images, *also_inputs)}
+    claimed: dict[Path, Path] = {}
+    failed = 0
+    for image_path in images:
+        try:
+            paths = output_paths(image_path, out_dir if out_dir is not None else image_path.parent, plan)
+            refuse_inputs(list(paths.values()), inputs)
+            clash = next((claimed[p.resolve()] for p in paths.values() if p.resolve() in claimed), None)
+            if clash is not None:
+                raise FusionmatError(f"{image_path}: its outputs would overwrite those of {clash}; use --out")
+            rgb = read_image(image_path)
+            write_outputs(rgb, alpha_for(image_path, rgb), paths, plan)
+            claimed.update({p.resolve(): image_path for p in paths.values()})
+            click.echo(f"{image_path} -> {paths[shown]}")
+        except FusionmatError as exc:
+            failed += 1
+            echo_error(str(exc))
+    if failed:
+        raise click.ClickException(f"{failed} of {len(images)} image(s) failed")
