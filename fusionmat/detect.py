@@ -38,7 +38,7 @@ PERSON = DetectorSpec("pose_detection.tflite", (8, 16, 32), (2, 2, 6), 4, 0.5)
 
 
 TILE = 0.6
-"""Side of each corner tile in :meth:`Detector.detect_tiled`, as a fraction of the image's."""
+"""Side of each corner tile in :meth:`Detector.detect_in_tiles`, as a fraction of the image's."""
 
 
 @dataclass(frozen=True)
@@ -135,15 +135,16 @@ class Detector:
                                    points * side - np.array([left, top], np.float32)))
         return suppress(found)
 
-    def detect_tiled(self, image: np.ndarray, *, min_score: float | None = None,
-                     tile: float = TILE) -> list[Detection]:
-        """:meth:`detect` on the whole image and on four overlapping corner tiles, merged.
+    def detect_in_tiles(self, image: np.ndarray, *, min_score: float | None = None,
+                        tile: float = TILE) -> list[Detection]:
+        """:meth:`detect` on four overlapping corner tiles, in the image's coordinates (not suppressed).
 
         Each tile spans ``tile`` of the width and height, so faces too small for the model at
-        the whole image's scale are seen larger; the tiles overlap so none is cut in two.
+        the whole image's scale are seen larger; the tiles overlap so none is cut in two. Merge
+        with the whole image's detections through :func:`suppress`.
         """
         h, w = image.shape[:2]
-        found = self.detect(image, min_score=min_score)
+        found = []
         th, tw = int(round(h * tile)), int(round(w * tile))
         for y in (0, h - th):
             for x in (0, w - tw):
@@ -151,4 +152,4 @@ class Detector:
                 for d in self.detect(image[y:y + th, x:x + tw], min_score=min_score):
                     box = (d.box[0] + x, d.box[1] + y, d.box[2] + x, d.box[3] + y)
                     found.append(Detection(d.score, box, d.keypoints + shift))
-        return suppress(found)
+        return found

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusionmat.detect import Detection, Detector
+from fusionmat.detect import Detection, Detector, suppress
 from fusionmat.preprocess import Transformed, identity
 
 Box = tuple[int, int, int, int]
@@ -65,7 +65,8 @@ def subject_box(image: np.ndarray, detector: Detector, *, margin: float = MARGIN
     box = _box_around(faces, h, w, margin)
     if box is not None and box[2] * box[3] > max_area * w * h:
         return None  # people already fill the frame; more (smaller) faces only widen the box
-    box = _box_around(detector.detect_tiled(image, min_score=MIN_FACE_SCORE), h, w, margin)
+    faces = suppress(faces + detector.detect_in_tiles(image, min_score=MIN_FACE_SCORE))
+    box = _box_around(faces, h, w, margin)
     if box is None or box[2] * box[3] > max_area * w * h:
         return None
     return box
