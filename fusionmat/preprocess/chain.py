@@ -14,7 +14,8 @@ import numpy as np
 from fusionmat.preprocess import Transformed
 from fusionmat.preprocess.aspect import parse_ratio, restore_aspect
 from fusionmat.preprocess.crop import Box, crop, subject_box
-from fusionmat.preprocess.rotate import MIN_TILT, estimate_tilt, looks_upright, rotate, split_angle
+from fusionmat.preprocess.rotate import (MIN_TILT, UPRIGHT_VIEWS, estimate_tilt, looks_upright, read_lean, rotate,
+                                        split_angle)
 from fusionmat.resize import resize_to, working_size
 
 AUTO, NONE = "auto", "none"
@@ -130,7 +131,8 @@ class Preprocessor:
         if s.rotate != NONE:
             if s.rotate == AUTO:
                 view, person = detection_view(current)[0], self.detectors["person"]
-                angle = 0.0 if looks_upright(view, person) else auto_angle(estimate_tilt(view, person))
+                readings = {v: read_lean(view, person, v) for v in UPRIGHT_VIEWS}
+                angle = 0.0 if looks_upright(readings) else auto_angle(estimate_tilt(view, person, readings=readings))
             else:
                 angle = float(s.rotate)
             done.append(rotate(current, angle))

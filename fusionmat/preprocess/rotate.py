@@ -89,41 +89,58 @@ def body_tilt(detection: Detection) -> float:
     return math.degrees(math.atan2(dx, -dy))
 
 
-def estimate_tilt(image: np.ndarray, detector: Detector, *, min_score: float = 0.3) -> float | None:
+View = tuple[bool, int]
+"""(mirrored, quarter turns counter-clockwise): one way the detector looks at the image."""
+UPRIGHT_VIEWS: tuple[View, ...] = ((False, 0), (True, 0))
+ALL_VIEWS: tuple[View, ...] = tuple((mirrored, q) for mirrored in (False, True) for q in range(4))
+
+
+def read_lean(image: np.ndarray, detector: Detector, view: View, *,
+              min_score: float = 0.3) -> tuple[float, float] | None:
+    """(lean in degrees mapped back to the input, score) of the best person in one view; None if none."""
+    mirrored, quarters = view
+    seen = np.rot90(image[:, ::-1] if mirrored else image, quarters)
+    found = detector.detect(np.ascontiguousarray(seen), min_score=min_score)
+    if not found:
+        return None
+    lean = body_tilt(found[0]) + 90.0 * quarters
+    return (-lean if mirrored else lean), found[0].score
+
+
+def estimate_tilt(image: np.ndarray, detector: Detector, *, min_score: float = 0.3,
+                  readings: dict[View, tuple[float, float] | None] | None = None) -> float | None:
     """The rotation (degrees, counter-clockwise) that makes the main person upright.
 
-    The person detector runs on the image in all four quarter turns; each turn's best
-    detection gives the body's lean, which is mapped back to the input and averaged on the
-    circle, weighted by score. Looking from four directions makes upside-down and sideways
-    subjects as easy as upright ones and averages out the detector's bias. None when no turn
-    finds a person.
+    The person detector looks at the image in all four quarter turns, as it is and mirrored;
+    each view's best detection gives the body's lean, mapped back to the input and averaged on
+    the circle, weighted by score. Looking from every direction makes upside-down and sideways
+    subjects as easy as upright ones and averages out the detector's bias. ``readings`` already
+    taken (:func:`read_lean`) are reused. None when no view finds a person.
     """
+    readings = dict(readings or {})
     total = 0j
-    for mirrored in (False, True):
-        view = image[:, ::-1] if mirrored else image
-        for quarters in range(4):
-            found = detector.detect(np.ascontiguousarray(np.rot90(view, quarters)), min_score=min_score)
-            if found:
-                lean = body_tilt(found[0]) + 90.0 * quarters
-                lean = -lean if mirrored else lean
-                total += found[0].score * complex(math.cos(math.radians(lean)), math.sin(math.radians(lean)))
+    for view in ALL_VIEWS:
+        if view not in readings:
+            readings[view] = read_lean(image, detector, view, min_score=min_score)
+        reading = readings[view]
+        if reading is not None:
+            lean, score = reading
+            total += score * complex(math.cos(math.radians(lean)), math.sin(math.radians(lean)))
     if total == 0:
         return None
     return math.degrees(math.atan2(total.imag, total.real))
 
 
-def looks_upright(image: np.ndarray, detector: Detector, *, max_lean: float = MIN_TILT,
+def looks_upright(readings: dict[View, tuple[float, float] | None], *, max_lean: float = MIN_TILT,
                   min_score: float = 0.5) -> bool:
-    """A quick check (two detector runs instead of eight) that spares most photos :func:`estimate_tilt`.
+    """A quick check on the two :data:`UPRIGHT_VIEWS` that spares most photos the other six views.
 
     True when the person detector, on the image as it is and mirrored, finds a person both
-    times and their mean lean is under ``max_lean`` degrees (the smallest tilt that automatic
-    rotation corrects). On ../shared/bench/plain and rotated it changes no decision.
+    times (score >= ``min_score``) and their mean lean is under ``max_lean`` degrees (the
+    smallest tilt that automatic rotation corrects). On ../shared/bench/plain, rotated and
+    small it changes no decision.
     """
-    leans = []
-    for view in (image, image[:, ::-1]):
-        found = detector.detect(np.ascontiguousarray(view), min_score=min_score)
-        if not found:
-            return False
-        leans.append(body_tilt(found[0]))
-    return abs(leans[0] - leans[1]) / 2.0 < max_lean
+    found = [readings.get(view) for view in UPRIGHT_VIEWS]
+    if any(r is None or r[1] < min_score for r in found):
+        return False
+    return abs(found[0][0] + found[1][0]) / 2.0 < max_lean
