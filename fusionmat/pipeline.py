@@ -55,5 +55,6 @@ def matte_image(image: np.ndarray, engine: Engine, *, refine: str = "auto", prep
     HxW float32 in [0, 1], aligned with ``image``.
     """
     method = refine_method(engine, refine)
-    prob = coarse_probability(image, engine, preprocessor=preprocessor, on_steps=on_steps)
-    return REFINERS[method](check_image(image), prob)
+    rgb = check_image(image)  # once: a uint8 photo is converted to float a single time
+    prob = coarse_probability(rgb, engine, preprocessor=preprocessor, on_steps=on_steps)
+    return REFINERS[method](rgb, prob)

@@ -6,16 +6,17 @@ from pathlib import Path
 import click
 
 from fusionmat.cli.common import reporting_warnings
+from fusionmat.export import FORMATS, QUANTIZE
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["coreml", "tflite", "onnx", "savedmodel"]), required=True,
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
               help="coreml: .mlpackage (mlprogram); tflite; onnx (opset 17); savedmodel (a folder).")
 @click.option("--size", required=True, metavar="HxW", help="Fixed input size, multiples of 32 (e.g. 800x608).")
 @click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The released .h5 or any compatible file (default: looked for as for --engine latefusion).")
 @click.option("--partial", is_flag=True, help="Accept a file without the fusion layers (they stay untrained).")
-@click.option("--quantize", type=click.Choice(["none", "float16", "dynamic"]), default="none", show_default=True,
+@click.option("--quantize", type=click.Choice(QUANTIZE), default="none", show_default=True,
               help="tflite only: float16 weights, or dynamic-range int8 weights.")
 @click.option("-o", "--out", "out", type=click.Path(path_type=Path), required=True,
               help="Output file (folder for savedmodel and coreml's .mlpackage).")
@@ -57,7 +58,8 @@ def export(fmt, size, weights_file, partial, quantize, out):
                f"{result.bytes / 1e6:.1f} MB, converted in {result.seconds:.1f} s")
 
 
-REQUIRED = {"onnx": ("tf2onnx", "tf2onnx"), "coreml": ("coremltools", "coremltools")}
+CONVERTERS = {"onnx": "tf2onnx", "coreml": "coremltools"}
+"""The package each format needs beyond TensorFlow (both in the ``export`` extra)."""
 
 
 def import_runtime(fmt: str) -> None:
@@ -66,5 +68,5 @@ def import_runtime(fmt: str) -> None:
 
     from fusionmat.errors import FusionmatError
 
-    if fmt in REQUIRED and importlib.util.find_spec(REQUIRED[fmt][0]) is None:
-        raise FusionmatError(f"--format {fmt} needs {REQUIRED[fmt][1]}: pip install 'fusionmat[export]'")
+    if fmt in CONVERTERS and importlib.util.find_spec(CONVERTERS[fmt]) is None:
+        raise FusionmatError(f"--format {fmt} needs {CONVERTERS[fmt]}: pip install 'fusionmat[export]'")
