@@ -64,3 +64,17 @@ def test_whole_frame_foreground_does_not_crash():
     image = np.full((40, 40, 3), 0.5, np.float32)
     out = estimate_alpha_band(image, np.ones((40, 40), np.float32))
     assert out.min() == pytest.approx(1.0)
+
+
+def test_solving_on_the_unknown_band_box_equals_solving_everywhere():
+    from pymatting import estimate_alpha_cf
+
+    from fusionmat.refine import solve_in_band
+
+    alpha = soft_disk(120, 160, radius=30, ramp=6)
+    image = composite(alpha).astype(np.float64)
+    trimap = trimap_from_probability(alpha, band=4)
+    whole = estimate_alpha_cf(image, trimap)
+    boxed = solve_in_band(image, trimap)
+    assert (trimap[:20] == 0).all()  # the box leaves rows out, so the crop is exercised
+    np.testing.assert_allclose(boxed, whole, atol=1e-4)
