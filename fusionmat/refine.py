@@ -123,6 +123,16 @@ def no_refinement(image: np.ndarray, prob: np.ndarray) -> np.ndarray:
     return np.clip(prob, 0.0, 1.0).astype(np.float32)
 
 
+def preload(method: str) -> None:
+    """Import what ``method`` needs ahead of the first image.
+
+    pymatting loads its compiled kernels when imported (0.6-0.8 s); a batch does that while
+    loading, so the first image is not the slow one.
+    """
+    if method == "closed-form":
+        import pymatting  # noqa: F401
+
+
 REFINERS = {"closed-form": estimate_alpha_band, "none": no_refinement}
 REFINE_CHOICES = ("auto", *REFINERS)
 """What --refine accepts: 'auto' (the engine's own choice) or a key of REFINERS."""

@@ -200,3 +200,15 @@ def test_predict_with_explicit_steps(photo_dir):
 def test_bad_preprocessing_values_are_usage_errors(photo_dir, option, value, message):
     result = CliRunner().invoke(main, ["predict", str(photo_dir / "astro.png"), option, value])
     assert result.exit_code == 2 and message in result.output
+
+
+@pytest.mark.parametrize("given,expected", [(None, "1"), ("3", "3")])
+def test_cli_keeps_blas_single_threaded_unless_told(given, expected):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    script = "import os, fusionmat.cli; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == expected

@@ -78,3 +78,13 @@ def test_solving_on_the_unknown_band_box_equals_solving_everywhere():
     boxed = solve_in_band(image, trimap)
     assert (trimap[:20] == 0).all()  # the box leaves rows out, so the crop is exercised
     np.testing.assert_allclose(boxed, whole, atol=1e-4)
+
+
+def test_preload_imports_the_solver_only_for_closed_form():
+    import subprocess
+    import sys
+
+    script = ("import sys; from fusionmat.refine import preload; preload('none'); a = 'pymatting' in sys.modules; "
+              "preload('closed-form'); print(a, 'pymatting' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

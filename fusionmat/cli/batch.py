@@ -91,6 +91,7 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
 
     from fusionmat.batch import find_images, is_finished
     from fusionmat.read import read_image
+    from fusionmat.refine import preload
     from fusionmat.write import atomic_write
 
     out_root = out_dir if out_dir is not None else default_out(folder)
@@ -119,6 +120,9 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
         else:
             todo.append((path, paths))
 
+    method = refine_method_or_exit(loaded, refine)
+    if todo:
+        preload(method)
     report.start = time.perf_counter()
     bar = tqdm(total=len(todo), unit="img", file=sys.stderr, dynamic_ncols=True)
     pool = ThreadPoolExecutor(max_workers=workers)
@@ -135,7 +139,6 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
                 bar.write(f"error: {exc}", file=sys.stderr)
             bar.update(1)
 
-    method = refine_method_or_exit(loaded, refine)
     reads = deque((path, paths, pool.submit(read_image, path)) for path, paths in todo[:workers + 1])
     upcoming = iter(todo[workers + 1:])
     try:
