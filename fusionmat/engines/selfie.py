@@ -29,11 +29,13 @@ ZOOM_MARGIN = 0.15
 
 def subject_box(prob: np.ndarray, margin: float, threshold: float = 0.5) -> tuple[int, int, int, int] | None:
     """(y0, y1, x0, x1) of the pixels above ``threshold`` grown by ``margin``; None if there are none."""
-    ys, xs = np.nonzero(prob > threshold)
-    if ys.size == 0:
+    above = prob > threshold
+    rows = np.flatnonzero(above.any(axis=1))
+    if rows.size == 0:
         return None
+    cols = np.flatnonzero(above.any(axis=0))
     h, w = prob.shape
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     my, mx = int((y1 - y0) * margin), int((x1 - x0) * margin)
     return max(0, y0 - my), min(h, y1 + my), max(0, x0 - mx), min(w, x1 + mx)
 
@@ -74,7 +76,7 @@ class SelfieEngine(Engine):
         view = resize_to(image, *working_size(h, w, MAX_SIDE))
         prob = self._segment(view)
         box = subject_box(prob, ZOOM_MARGIN) if self.zoom else None
-        if box is not None:
+        if box is not None and box != (0, view.shape[0], 0, view.shape[1]):  # the whole view: done already
             y0, y1, x0, x1 = box
             prob = np.zeros_like(prob)
             prob[y0:y1, x0:x1] = self._segment(view[y0:y1, x0:x1])
