@@ -96,3 +96,18 @@ def test_auto_chain_crops_a_small_subject_and_leaves_a_big_one(astronaut):
     steps = [s for s in chain.steps(scene) if s.changed]
     assert [s.step for s in steps] == ["crop"]
     assert steps[0].image.shape[0] * steps[0].image.shape[1] < 0.6 * 512 * 512
+
+
+@requires_weights
+def test_rotate_and_crop_share_one_detection_view_when_nothing_turns(astronaut, monkeypatch):
+    import fusionmat.preprocess.chain as chain_module
+
+    made = []
+    real = chain_module.detection_view
+    monkeypatch.setattr(chain_module, "detection_view", lambda image: made.append(image.shape) or real(image))
+    chain = Preprocessor(Settings())
+    chain.steps(astronaut.astype(np.float32) / 255)  # upright: the crop reuses rotate's view
+    assert made == [(512, 512, 3)]
+    made.clear()
+    chain.steps(np.ascontiguousarray(np.rot90(astronaut)).astype(np.float32) / 255)  # turned: a new view
+    assert len(made) == 2

@@ -87,9 +87,12 @@ def detection_view(image: np.ndarray, long_side: int = DETECT_SIDE) -> tuple[np.
     return resize_to(image, sh, sw), w / sw
 
 
-def scaled_subject_box(image: np.ndarray, detector) -> Box | None:
-    """:func:`~fusionmat.preprocess.crop.subject_box` found on the detection view, in full-size pixels."""
-    small, factor = detection_view(image)
+def scaled_subject_box(image: np.ndarray, detector, view: tuple[np.ndarray, float] | None = None) -> Box | None:
+    """:func:`~fusionmat.preprocess.crop.subject_box` found on the detection view, in full-size pixels.
+
+    ``view`` is ``detection_view(image)`` when the caller already has it.
+    """
+    small, factor = view if view is not None else detection_view(image)
     box = subject_box(small, detector)
     if box is None:
         return None
@@ -125,20 +128,23 @@ class Preprocessor:
         s = self.settings
         done: list[Transformed] = []
         current = image
+        view = None  # detection view of ``current``, made once and shared by rotate and crop
         if s.aspect != NONE:
             done.append(restore_aspect(current, s.aspect))
             current = done[-1].image
         if s.rotate != NONE:
             if s.rotate == AUTO:
-                view, person = detection_view(current)[0], self.detectors["person"]
-                readings = {v: read_lean(view, person, v) for v in UPRIGHT_VIEWS}
-                angle = 0.0 if looks_upright(readings) else auto_angle(estimate_tilt(view, person, readings=readings))
+                view, person = detection_view(current), self.detectors["person"]
+                readings = {v: read_lean(view[0], person, v) for v in UPRIGHT_VIEWS}
+                tilt = None if looks_upright(readings) else estimate_tilt(view[0], person, readings=readings)
+                angle = auto_angle(tilt)
             else:
                 angle = float(s.rotate)
             done.append(rotate(current, angle))
-            current = done[-1].image
+            if done[-1].changed:
+                current, view = done[-1].image, None
         if s.crop != NONE:
-            box = scaled_subject_box(current, self.detectors["face"]) if s.crop == AUTO else s.crop
+            box = scaled_subject_box(current, self.detectors["face"], view) if s.crop == AUTO else s.crop
             if box is not None:
                 done.append(crop(current, box))
         return done
