@@ -14,7 +14,7 @@ def estimate_layers(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, n
 
     Parameters
     ----------
-    image : HxWx3 float32 in [0, 1]
+    image : HxWx3 RGB, uint8 or float32 in [0, 1]
     alpha : HxW float32 in [0, 1]
 
     Returns
@@ -25,5 +25,6 @@ def estimate_layers(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, n
 
     if alpha.shape != image.shape[:2]:
         raise ValueError(f"alpha must have shape {image.shape[:2]}, got {alpha.shape}")
-    fg, bg = estimate_foreground_ml(image.astype(np.float64), alpha.astype(np.float64), return_background=True)
+    scale = 1.0 / 255.0 if image.dtype == np.uint8 else 1.0
+    fg, bg = estimate_foreground_ml(image * scale, alpha.astype(np.float64), return_background=True)
     return np.clip(fg, 0.0, 1.0).astype(np.float32), np.clip(bg, 0.0, 1.0).astype(np.float32)

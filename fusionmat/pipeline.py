@@ -7,7 +7,7 @@ import numpy as np
 
 from fusionmat.engines.base import Engine
 from fusionmat.preprocess import Transformed
-from fusionmat.read import check_image
+from fusionmat.read import checked_rgb
 from fusionmat.refine import REFINE_CHOICES, REFINERS
 
 
@@ -27,13 +27,13 @@ def coarse_probability(image: np.ndarray, engine: Engine, *, preprocessor=None,
     """
     from fusionmat.preprocess.chain import invert
 
-    rgb = check_image(image)
+    rgb = checked_rgb(image)
     steps = preprocessor.steps(rgb) if preprocessor is not None else []
     if on_steps is not None:
         on_steps(steps)
     seen = steps[-1].image if steps else rgb
-    prob = invert(steps)(engine.predict(seen))
-    return np.clip(prob, 0.0, 1.0).astype(np.float32, copy=False)
+    prob = np.asarray(invert(steps)(engine.predict(seen)), np.float32)  # the engine's output is ours to change
+    return np.clip(prob, 0.0, 1.0, out=prob)
 
 
 def matte_image(image: np.ndarray, engine: Engine, *, refine: str = "auto", preprocessor=None,
@@ -42,7 +42,7 @@ def matte_image(image: np.ndarray, engine: Engine, *, refine: str = "auto", prep
 
     Parameters
     ----------
-    image : HxWx3 RGB, uint8 or float in [0, 1].
+    image : HxWx3 RGB, uint8 (the lightest: a 12 MP photo is 36 MB) or float in [0, 1].
     engine : a loaded :class:`~fusionmat.engines.base.Engine`.
     refine : 'auto' (the engine's default), 'closed-form' or 'none'.
     preprocessor : a :class:`~fusionmat.preprocess.chain.Preprocessor` (rotate, crop, aspect)
@@ -55,6 +55,6 @@ def matte_image(image: np.ndarray, engine: Engine, *, refine: str = "auto", prep
     HxW float32 in [0, 1], aligned with ``image``.
     """
     method = refine_method(engine, refine)
-    rgb = check_image(image)  # once: a uint8 photo is converted to float a single time
+    rgb = checked_rgb(image)  # a uint8 photo stays uint8: steps convert only their small copies
     prob = coarse_probability(rgb, engine, preprocessor=preprocessor, on_steps=on_steps)
     return REFINERS[method](rgb, prob)

@@ -56,6 +56,19 @@ def test_api_matte_on_astronaut(astronaut, astronaut_file):
 
 
 @requires_weights
+def test_eight_bit_and_float_photos_give_the_same_matte(astronaut, selfie_engine):
+    from fusionmat.preprocess.chain import Preprocessor, Settings
+
+    chain = Preprocessor(Settings())
+    turned = np.ascontiguousarray(np.rot90(astronaut))  # through rotate, crop and refine
+    eight = matte_image(turned, selfie_engine, preprocessor=chain)
+    floating = matte_image(turned.astype(np.float32) / 255, selfie_engine, preprocessor=chain)
+    difference = np.abs(eight - floating)  # 8-bit rounding of the photo moves a few edge pixels a little
+    assert eight.shape == turned.shape[:2]
+    assert difference.mean() < 1e-3 and (difference > 0.02).mean() < 0.005 and difference.max() < 0.2
+
+
+@requires_weights
 def test_flat_image_has_no_person(selfie_engine):
     with pytest.warns(NoSubjectWarning):
         out = matte_image(np.full((200, 300, 3), 0.5, np.float32), selfie_engine)

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from fusionmat.errors import ImageReadError
-from fusionmat.read import check_image, read_image
+from fusionmat.read import check_image, checked_rgb, read_image, to_float
 
 
 def gradient_rgb(h: int = 40, w: int = 60) -> np.ndarray:
@@ -112,3 +112,37 @@ def test_check_image_names_bad_shape():
     with pytest.raises(ValueError, match="image must be HxWx3"):
         check_image(np.zeros((4, 4)))
     assert check_image(np.full((2, 2, 3), 255, np.uint8)).max() == 1.0
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "P", "CMYK", "I;16"])
+def test_eight_bit_reading_matches_the_float_one(tmp_path, mode):
+    base = Image.fromarray(gradient_rgb())
+    im = Image.fromarray(np.asarray(base.convert("L"), np.uint16) * 257) if mode == "I;16" else base.convert(mode)
+    path = tmp_path / ("img.tif" if mode == "CMYK" else "img.png")
+    im.save(path)
+    eight = read_image(path, dtype=np.uint8)
+    assert eight.dtype == np.uint8 and eight.shape == (40, 60, 3)
+    np.testing.assert_allclose(eight / 255.0, read_image(path), atol=0.5 / 255 + 1e-6)
+
+
+def test_eight_bit_reading_applies_exif_orientation(tmp_path):
+    upright = gradient_rgb()
+    im = Image.fromarray(np.ascontiguousarray(np.rot90(upright, 1)))
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(tmp_path / "p.png", exif=exif)
+    np.testing.assert_array_equal(read_image(tmp_path / "p.png", dtype=np.uint8), upright)
+
+
+def test_read_image_refuses_other_types(tmp_path):
+    with pytest.raises(ValueError, match="dtype"):
+        read_image(tmp_path / "x.png", dtype=np.float64)
+
+
+def test_checked_rgb_keeps_eight_bit_photos_and_to_float_scales_them():
+    photo = gradient_rgb()
+    assert checked_rgb(photo) is photo
+    assert checked_rgb(photo.astype(np.float32) / 255).dtype == np.float32
+    np.testing.assert_allclose(to_float(photo), photo / 255.0, atol=1e-6)
+    with pytest.raises(ValueError, match="photo must be HxWx3"):
+        checked_rgb(np.zeros((3, 3)), "photo")

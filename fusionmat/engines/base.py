@@ -9,8 +9,8 @@ import numpy as np
 class Engine(ABC):
     """A loaded matting model. Build it once and reuse it for every image.
 
-    ``predict`` takes float32 HxWx3 RGB in [0, 1] and returns float32 HxW in [0, 1] on the
-    same grid. ``refine`` names the refinement the pipeline applies to that output by
+    ``predict`` takes HxWx3 RGB, uint8 or float32 in [0, 1], and returns float32 HxW in
+    [0, 1] on the same grid. ``refine`` names the refinement the pipeline applies to that output by
     default ('closed-form' for a coarse segmentation, 'none' for a true matting network).
     """
 

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from fusionmat.engines.base import Engine
+from fusionmat.read import to_float
 from fusionmat.resize import resize_to
 from fusionmat.latefusion.model import STRIDE, build_latefusion, preprocess
 from fusionmat.weights import find_latefusion_weights
@@ -89,5 +90,5 @@ class LateFusionEngine(Engine):
         h, w = image.shape[:2]
         ih, iw = self.size or inference_size(h, w, self.long_side)
         resized = resize_to(image, ih, iw)
-        alpha = self.forward(preprocess(np.clip(resized, 0.0, 1.0))[None])["alpha"][0]
+        alpha = self.forward(preprocess(np.clip(to_float(resized), 0.0, 1.0))[None])["alpha"][0]
         return np.clip(resize_to(alpha, h, w), 0.0, 1.0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from fusionmat.engines.base import Engine
+from fusionmat.read import to_float
 from fusionmat.resize import resize_to, working_size
 from fusionmat.tflite import TFLiteModel
 from fusionmat.weights import model_path
@@ -73,7 +74,7 @@ class SelfieEngine(Engine):
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
-        view = resize_to(image, *working_size(h, w, MAX_SIDE))
+        view = to_float(resize_to(image, *working_size(h, w, MAX_SIDE)))
         prob = self._segment(view)
         box = subject_box(prob, ZOOM_MARGIN) if self.zoom else None
         if box is not None and box != (0, view.shape[0], 0, view.shape[1]):  # the whole view: done already

@@ -16,6 +16,7 @@ from fusionmat.preprocess.aspect import parse_ratio, restore_aspect
 from fusionmat.preprocess.crop import Box, crop, subject_box
 from fusionmat.preprocess.rotate import (MIN_TILT, UPRIGHT_VIEWS, estimate_tilt, looks_upright, read_lean, rotate,
                                         split_angle)
+from fusionmat.read import to_float
 from fusionmat.resize import resize_to, working_size
 
 AUTO, NONE = "auto", "none"
@@ -81,10 +82,11 @@ still have more pixels than that), which keeps a 12 MP photo's detection as fast
 
 
 def detection_view(image: np.ndarray, long_side: int = DETECT_SIDE) -> tuple[np.ndarray, float]:
-    """A copy of ``image`` no longer than ``long_side`` and the factor back to full size (>= 1)."""
+    """A float32 copy of ``image`` (uint8 or float) no longer than ``long_side``, and the factor
+    back to full size (>= 1)."""
     h, w = image.shape[:2]
     sh, sw = working_size(h, w, long_side)
-    return resize_to(image, sh, sw), w / sw
+    return to_float(resize_to(image, sh, sw)), w / sw
 
 
 def scaled_subject_box(image: np.ndarray, detector, view: tuple[np.ndarray, float] | None = None) -> Box | None:

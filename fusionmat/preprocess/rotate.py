@@ -48,9 +48,10 @@ def fill_corners(image: np.ndarray, matrix: np.ndarray, height: int, width: int)
     size = (width, height)
     warped = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     inside = cv2.warpAffine(np.ones(image.shape[:2], np.float32), matrix, size, flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     kernel = int(CORNER_BLUR * max(height, width)) | 1
-    return inside * warped + (1.0 - inside) * cv2.blur(warped, (kernel, kernel))
+    # inside * warped + (1 - inside) * blurred, in the photo's own type (uint8 or float32)
+    return cv2.blendLinear(warped, cv2.blur(warped, (kernel, kernel)), inside, 1.0 - inside)
 
 
 def rotate(image: np.ndarray, angle: float) -> Transformed:
