@@ -71,7 +71,7 @@ def estimate_alpha_band(
 
     Parameters
     ----------
-    image : HxWx3 float32 in [0, 1]
+    image : HxWx3 RGB, uint8 or float32 in [0, 1] (a uint8 photo is never converted at full size).
     prob : HxW float32 in [0, 1], foreground probability on the image's grid.
     work_size : long side of the grid the matting problem is solved on.
     band : half-width of the unknown band on that grid, in pixels.
@@ -81,13 +81,14 @@ def estimate_alpha_band(
     HxW float32 in [0, 1]. All zero, with a NoSubjectWarning, when nothing is foreground.
     """
     from fusionmat.guided import guided_upsample
+    from fusionmat.read import to_float
     from fusionmat.resize import resize_to, working_size
 
     h, w = prob.shape
     if not _has_subject(prob):
         return np.zeros((h, w), np.float32)
     sh, sw = working_size(h, w, work_size)
-    small_image = np.clip(resize_to(image, sh, sw), 0.0, 1.0).astype(np.float32)
+    small_image = np.clip(to_float(resize_to(image, sh, sw)), 0.0, 1.0)
     small_prob = resize_to(prob, sh, sw)
     trimap = trimap_from_probability(small_prob, band)
     if (trimap == 1.0).any() and (trimap == 0.0).any() and (trimap == 0.5).any():
@@ -96,7 +97,8 @@ def estimate_alpha_band(
         alpha = np.where(trimap == 0.5, small_prob, trimap).astype(np.float32)
     if (sh, sw) == (h, w):
         return np.clip(alpha, 0.0, 1.0)
-    return np.clip(guided_upsample(image, small_image, alpha), 0.0, 1.0)
+    full = guided_upsample(image, small_image, alpha)
+    return np.clip(full, 0.0, 1.0, out=full)  # in place: no second full-size matte
 
 
 def solve_in_band(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:

@@ -54,9 +54,10 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
     return out
 
 
-def save_image(path: str | os.PathLike, array: np.ndarray) -> Path:
-    """Save a float [0, 1] array (HxW, HxWx3 or HxWx4) atomically; format from the suffix."""
-    im = Image.fromarray(to_uint8(array))
+def save_image(path: str | os.PathLike, array: np.ndarray | Image.Image) -> Path:
+    """Save a float [0, 1] or uint8 array (HxW, HxWx3 or HxWx4), or a Pillow image, atomically;
+    the format comes from the suffix."""
+    im = array if isinstance(array, Image.Image) else Image.fromarray(to_uint8(array))
     suffix = Path(path).suffix.lower()
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}.get(suffix)
     if fmt is None:
@@ -67,25 +68,31 @@ def save_image(path: str | os.PathLike, array: np.ndarray) -> Path:
     return atomic_write(path, lambda tmp: im.save(tmp, format=fmt, **options))
 
 
-def concat_preview(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+def preview_image(image: np.ndarray, alpha: np.ndarray) -> Image.Image:
     """The released project's preview: image | matte as RGB side by side, same height.
 
     Parameters
     ----------
-    image : HxWx3 float32 in [0, 1]
+    image : HxWx3 RGB, uint8 or float32 in [0, 1]
     alpha : HxW float32 in [0, 1]
 
     Returns
     -------
-    Hx(2W)x3 uint8 (built in 8 bits: a 12 MP preview in float would take 0.6 GB)
+    A (2W)xH RGB Pillow image, pasted together in Pillow's own memory (no Hx2Wx3 array
+    besides it: a 12 MP preview is 96 MB there).
     """
     if alpha.shape != image.shape[:2]:
         raise ValueError(f"alpha must have shape {image.shape[:2]}, got {alpha.shape}")
     h, w = alpha.shape
-    both = np.empty((h, 2 * w, 3), np.uint8)
-    both[:, :w] = to_uint8(image)
-    both[:, w:] = to_uint8(alpha)[:, :, None]
+    both = Image.new("RGB", (2 * w, h))
+    both.paste(Image.fromarray(to_uint8(image)), (0, 0))
+    both.paste(Image.fromarray(to_uint8(alpha)).convert("RGB"), (w, 0))
     return both
+
+
+def concat_preview(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """:func:`preview_image` as an Hx(2W)x3 uint8 array."""
+    return np.asarray(preview_image(image, alpha))
 
 
 def cutout_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -87,6 +87,7 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
       fusionmat batch shoot/ -r --out mattes/ --crop auto --json report.json
       fusionmat batch shoot/ --bg '#ffffff' --cutout --workers 4
     """
+    import numpy as np
     from tqdm import tqdm
 
     from fusionmat.batch import find_images, is_finished
@@ -139,14 +140,14 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
                 bar.write(f"error: {exc}", file=sys.stderr)
             bar.update(1)
 
-    reads = deque((path, paths, pool.submit(read_image, path)) for path, paths in todo[:workers + 1])
-    upcoming = iter(todo[workers + 1:])
+    reads = deque((path, paths, pool.submit(read_image, path, dtype=np.uint8)) for path, paths in todo[:workers])
+    upcoming = iter(todo[workers:])
     try:
         while reads:
             path, paths, future = reads.popleft()
             nxt = next(upcoming, None)
             if nxt is not None:
-                reads.append((nxt[0], nxt[1], pool.submit(read_image, nxt[0])))
+                reads.append((nxt[0], nxt[1], pool.submit(read_image, nxt[0], dtype=np.uint8)))
             try:
                 rgb = future.result()
                 prob = _coarse(rgb, loaded, preprocessor, steps_saver(steps_dir, path.stem))
@@ -159,7 +160,7 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
                 bar.write(f"warning: {path}: no person found; the matte is empty", file=sys.stderr)
             # refinement and encoding run in the pool while this thread detects and segments the next
             writes.append((path, pool.submit(_refine_and_write, rgb, prob, method, paths, plan)))
-            settle(wait=len(writes) > workers)
+            settle(wait=len(writes) >= workers)
         settle(wait=True)
     except KeyboardInterrupt:
         report.interrupted = True

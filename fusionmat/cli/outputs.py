@@ -74,11 +74,11 @@ def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: dict[str, Path], pl
     """Write every file in ``paths`` (each atomically); colours are estimated once when needed."""
     from fusionmat.compose import composite
     from fusionmat.foreground import estimate_layers
-    from fusionmat.write import concat_preview, cutout_rgba, save_image
+    from fusionmat.write import cutout_rgba, preview_image, save_image
 
     if "matting" in paths:
         save_image(paths["matting"], alpha)
-        save_image(paths["concat"], concat_preview(rgb, alpha))
+        save_image(paths["concat"], preview_image(rgb, alpha))
     if "cutout" in paths or "composite" in paths:
         fg, bg = estimate_layers(rgb, alpha)
         if "cutout" in paths:
@@ -114,7 +114,7 @@ def write_each(images: tuple[Path, ...], out_dir: Path | None, plan: OutputPlan,
             clash = next((claimed[p.resolve()] for p in paths.values() if p.resolve() in claimed), None)
             if clash is not None:
                 raise FusionmatError(f"{image_path}: its outputs would overwrite those of {clash}; use --out")
-            rgb = read_image(image_path)
+            rgb = read_image(image_path, dtype=np.uint8)
             write_outputs(rgb, alpha_for(image_path, rgb), paths, plan)
             claimed.update({p.resolve(): image_path for p in paths.values()})
             click.echo(f"{image_path} -> {paths[shown]}")
