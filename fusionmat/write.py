@@ -85,8 +85,10 @@ def preview_image(image: np.ndarray, alpha: np.ndarray) -> Image.Image:
         raise ValueError(f"alpha must have shape {image.shape[:2]}, got {alpha.shape}")
     h, w = alpha.shape
     both = Image.new("RGB", (2 * w, h))
-    both.paste(Image.fromarray(to_uint8(image)), (0, 0))
-    both.paste(Image.fromarray(to_uint8(alpha)).convert("RGB"), (w, 0))
+    for top in range(0, h, 512):  # in bands: the only full-size buffer is the preview itself
+        rows = slice(top, min(h, top + 512))
+        both.paste(Image.fromarray(to_uint8(image[rows])), (0, top))
+        both.paste(Image.fromarray(to_uint8(alpha[rows])).convert("RGB"), (w, top))
     return both
 
 
