@@ -71,12 +71,25 @@ def fit_background(background: np.ndarray, height: int, width: int, fit: str = "
     return canvas
 
 
+SMALL_SIGMA = 4.0
+"""A wide blur is done on a copy shrunk until its sigma is this many pixels, then enlarged:
+the result has no detail finer than the blur, and a 12 MP photo's blur takes 0.1 s, not 15 s."""
+
+
 def blurred_background(old_background: np.ndarray, sigma: float) -> np.ndarray:
     """The photo's own background colours, Gaussian-blurred (sigma scaled to the image size)."""
     import cv2
 
+    from fusionmat.resize import resize_to
+
     h, w = old_background.shape[:2]
-    return cv2.GaussianBlur(old_background, (0, 0), sigma * max(h, w) / 1000.0)
+    sigma_px = sigma * max(h, w) / 1000.0
+    shrink = max(1.0, sigma_px / SMALL_SIGMA)
+    if shrink <= 2.0:
+        return cv2.GaussianBlur(old_background, (0, 0), sigma_px)
+    sh, sw = max(1, round(h / shrink)), max(1, round(w / shrink))
+    small = cv2.GaussianBlur(resize_to(old_background, sh, sw), (0, 0), sigma_px * sh / h)
+    return resize_to(small, h, w)
 
 
 def composite(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:

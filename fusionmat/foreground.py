@@ -25,6 +25,9 @@ def estimate_layers(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, n
 
     if alpha.shape != image.shape[:2]:
         raise ValueError(f"alpha must have shape {image.shape[:2]}, got {alpha.shape}")
-    scale = 1.0 / 255.0 if image.dtype == np.uint8 else 1.0
-    fg, bg = estimate_foreground_ml(image * scale, alpha.astype(np.float64), return_background=True)
-    return np.clip(fg, 0.0, 1.0).astype(np.float32), np.clip(bg, 0.0, 1.0).astype(np.float32)
+    from fusionmat.read import to_float
+
+    # pymatting works in float32 whatever it is given: a float64 copy would only cost memory
+    fg, bg = estimate_foreground_ml(to_float(image), alpha.astype(np.float32, copy=False), return_background=True)
+    fg, bg = fg.astype(np.float32, copy=False), bg.astype(np.float32, copy=False)
+    return np.clip(fg, 0.0, 1.0, out=fg), np.clip(bg, 0.0, 1.0, out=bg)

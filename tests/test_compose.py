@@ -158,3 +158,17 @@ def test_compose_never_lets_two_photos_share_one_output(tmp_path, astronaut):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and "would overwrite those of" in result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x_composite.jpg"]
+
+
+def test_wide_blur_on_a_shrunk_copy_matches_the_full_size_blur():
+    import cv2
+
+    from fusionmat.compose import blurred_background
+
+    rng = np.random.default_rng(0)
+    image = cv2.resize(rng.random((30, 40, 3)).astype(np.float32), (800, 600))
+    image += 0.2 * rng.random(image.shape).astype(np.float32)
+    fast = blurred_background(image, 25)  # sigma 20 px: done at a fifth of the size
+    exact = cv2.GaussianBlur(image, (0, 0), 20.0)
+    assert fast.shape == image.shape
+    assert np.abs(fast - exact).mean() < 0.005 and np.abs(fast - exact).max() < 0.05
