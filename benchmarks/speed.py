@@ -30,10 +30,12 @@ SIZES = {"1MP": (1024, 1024), "12MP": (4000, 3000)}
 IO_FLOOR = """
 import sys, numpy as np
 from fusionmat.read import read_image
-from fusionmat.write import save_image, concat_preview
-img = read_image(sys.argv[1]); alpha = img[:, :, 0]
-save_image(sys.argv[2] + '/m.png', alpha); save_image(sys.argv[2] + '/c.jpg', concat_preview(img, alpha))
+from fusionmat.write import save_image, preview_image
+img = read_image(sys.argv[1], dtype=np.uint8); alpha = read_image(sys.argv[3], dtype=np.uint8)[:, :, 0]
+save_image(sys.argv[2] + '/m.png', alpha); save_image(sys.argv[2] + '/c.jpg', preview_image(img, alpha))
 """
+"""The CLI's own reading and writing (8-bit photo, PNG matte, JPEG preview) with no model: the
+photo is read and the matte predict wrote for it is written again, with its preview."""
 
 
 def make_photo(folder: Path, name: str, size: tuple[int, int]) -> Path:
@@ -97,7 +99,8 @@ def main(engine, repeat, batch_count, workers, folder, skip_cold):
             photo = make_photo(tmp, name, size)
             runs = [timed([sys.executable, "-m", "fusionmat", "predict", str(photo), "--engine", engine,
                            "--out", str(tmp / "out")]) for _ in range(repeat)]
-            floor = [timed([sys.executable, "-c", IO_FLOOR, str(photo), str(tmp)]) for _ in range(repeat)]
+            matte = tmp / "out" / f"{photo.stem}_matting.png"
+            floor = [timed([sys.executable, "-c", IO_FLOOR, str(photo), str(tmp), str(matte)]) for _ in range(repeat)]
             click.echo(f"{name:5s} {size[0]}x{size[1]}: predict cold median {statistics.median(r[0] for r in runs):.2f} s "
                        f"(min {min(r[0] for r in runs):.2f}), peak RSS {max(r[1] for r in runs):.0f} MB; "
                        f"I/O floor {statistics.median(f[0] for f in floor):.2f} s")
