@@ -32,8 +32,10 @@ def coarse_probability(image: np.ndarray, engine: Engine, *, preprocessor=None,
     if on_steps is not None:
         on_steps(steps)
     seen = steps[-1].image if steps else rgb
-    prob = np.asarray(invert(steps)(engine.predict(seen)), np.float32)  # the engine's output is ours to change
-    return np.clip(prob, 0.0, 1.0, out=prob)
+    prob = np.asarray(invert(steps)(engine.predict(seen)), np.float32)
+    if not prob.flags.writeable:
+        prob = prob.copy()
+    return np.clip(prob, 0.0, 1.0, out=prob)  # in place: the engine's fresh output is ours
 
 
 def matte_image(image: np.ndarray, engine: Engine, *, refine: str = "auto", preprocessor=None,

@@ -73,3 +73,12 @@ def test_flat_image_has_no_person(selfie_engine):
     with pytest.warns(NoSubjectWarning):
         out = matte_image(np.full((200, 300, 3), 0.5, np.float32), selfie_engine)
     assert not out.any()
+
+
+def test_an_engine_returning_a_read_only_array_is_fine():
+    class ReadOnlyEngine(ConstantEngine):
+        def predict(self, image):
+            return np.broadcast_to(np.float32(1.5), image.shape[:2])  # read-only, out of range
+
+    alpha = matte_image(np.zeros((20, 30, 3), np.uint8), ReadOnlyEngine(0.0), refine="none")
+    assert alpha.shape == (20, 30) and alpha.max() == 1.0
