@@ -109,14 +109,6 @@ def read_image(path: str | os.PathLike, *, dtype: type = np.float32) -> np.ndarr
     return rgb
 
 
-def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """Return ``image`` as float32 HxWx3 in [0, 1], accepting uint8 or float input.
-
-    Raises ``ValueError`` naming ``name`` when the array has another shape.
-    """
-    return to_float(checked_rgb(image, name))
-
-
 def checked_rgb(image: np.ndarray, name: str = "image") -> np.ndarray:
     """``image`` as the pipeline takes it: uint8 HxWx3 as it is, anything else float32 in [0, 1].
 

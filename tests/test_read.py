@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from fusionmat.errors import ImageReadError
-from fusionmat.read import check_image, checked_rgb, read_image, to_float
+from fusionmat.read import checked_rgb, read_image, to_float
 
 
 def gradient_rgb(h: int = 40, w: int = 60) -> np.ndarray:
@@ -108,10 +108,11 @@ def test_missing_and_tiny(tmp_path):
         read_image(tiny)
 
 
-def test_check_image_names_bad_shape():
+def test_checked_rgb_names_bad_shape_and_clips_floats():
     with pytest.raises(ValueError, match="image must be HxWx3"):
-        check_image(np.zeros((4, 4)))
-    assert check_image(np.full((2, 2, 3), 255, np.uint8)).max() == 1.0
+        checked_rgb(np.zeros((4, 4)))
+    assert checked_rgb(np.full((2, 2, 3), 1.5, np.float32)).max() == 1.0
+    assert checked_rgb(np.full((2, 2, 3), 65535, np.uint16)).max() == 1.0
 
 
 @pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "P", "CMYK", "I;16"])
