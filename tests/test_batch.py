@@ -171,3 +171,15 @@ def test_batch_refuses_its_input_folder_as_output(tmp_path):
 def test_batch_bad_background_is_a_usage_error(tmp_path, bg, message):
     result = CliRunner().invoke(main, ["batch", str(tmp_path), "--bg", bg])
     assert result.exit_code == 2 and message in result.output
+
+
+@requires_weights
+def test_a_photo_without_a_person_gets_one_warning_and_an_empty_matte(tmp_path):
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    Image.fromarray(np.full((120, 160, 3), 90, np.uint8)).save(folder / "wall.png")
+    result = CliRunner().invoke(main, ["batch", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("no person found") == 1
+    matte = np.asarray(Image.open(tmp_path / "shots_matting" / "wall_matting.png"))
+    assert matte.shape == (120, 160) and not matte.any()

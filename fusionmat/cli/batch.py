@@ -156,10 +156,11 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
                 bar.write(f"error: {exc}", file=sys.stderr)
                 bar.update(1)
                 continue
-            if not (prob > 0.5).any():
+            found = bool((prob > 0.5).any())  # decided once: warned here, not again in the worker
+            if not found:
                 bar.write(f"warning: {path}: no person found; the matte is empty", file=sys.stderr)
             # refinement and encoding run in the pool while this thread detects and segments the next
-            writes.append((path, pool.submit(_refine_and_write, rgb, prob, method, paths, plan)))
+            writes.append((path, pool.submit(_refine_and_write, rgb, prob if found else None, method, paths, plan)))
             settle(wait=len(writes) >= workers)
         settle(wait=True)
     except KeyboardInterrupt:
@@ -190,10 +191,13 @@ def _coarse(rgb, engine, preprocessor, on_steps):
 
 
 def _refine_and_write(rgb, prob, method, paths, plan) -> None:
-    """Refinement and the outputs, in a worker thread (pymatting and the encoders release the GIL)."""
+    """Refinement and the outputs, in a worker thread (pymatting and the encoders release the GIL).
+
+    ``prob`` is None when no person was found: the matte is empty.
+    """
     import numpy as np
 
     from fusionmat.refine import REFINERS
 
-    alpha = REFINERS[method](rgb, prob) if (prob > 0.5).any() else np.zeros_like(prob)
+    alpha = REFINERS[method](rgb, prob) if prob is not None else np.zeros(rgb.shape[:2], np.float32)
     write_outputs(rgb, alpha, paths, plan)
