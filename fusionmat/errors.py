@@ -16,3 +16,7 @@ class WeightsError(FusionmatError):
 
 class OutputError(FusionmatError):
     """An output could not be written, or writing it would overwrite an input."""
+
+
+class MissingDependencyError(FusionmatError):
+    """An optional dependency (a pip extra such as ``fusionmat[latefusion]``) is not installed."""

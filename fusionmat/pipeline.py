@@ -1,4 +1,5 @@
-"""The whole per-image chain: check the image, preprocess, run the engine, map back, refine."""
+"""The whole per-image chain: check the image, preprocess, run the engine, bring its matte to
+full size, map it back, refine."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from fusionmat.engines.base import Engine
 from fusionmat.preprocess import Transformed
 from fusionmat.read import checked_rgb
 from fusionmat.refine import REFINE_CHOICES, REFINERS
+from fusionmat.upsample import upsample_matte
 
 
 def refine_method(engine: Engine, refine: str = "auto") -> str:
@@ -21,7 +23,8 @@ def refine_method(engine: Engine, refine: str = "auto") -> str:
 
 def coarse_probability(image: np.ndarray, engine: Engine, *, preprocessor=None,
                        on_steps: Callable[[list[Transformed]], None] | None = None) -> np.ndarray:
-    """The engine's output for ``image`` (after preprocessing), mapped back onto its grid.
+    """The engine's output for ``image`` (after preprocessing), brought to full size with the
+    engine's upsampling and mapped back onto the image's grid.
 
     HxW float32 in [0, 1]; see :func:`matte_image` for the parameters.
     """
@@ -32,7 +35,7 @@ def coarse_probability(image: np.ndarray, engine: Engine, *, preprocessor=None,
     if on_steps is not None:
         on_steps(steps)
     seen = steps[-1].image if steps else rgb
-    prob = np.asarray(invert(steps)(engine.predict(seen)), np.float32)
+    prob = np.asarray(invert(steps)(upsample_matte(seen, engine.predict(seen), engine.upsample)), np.float32)
     if not prob.flags.writeable:
         prob = prob.copy()
     return np.clip(prob, 0.0, 1.0, out=prob)  # in place: the engine's fresh output is ours

@@ -41,6 +41,15 @@ def astronaut_file(tmp_path_factory, astronaut) -> Path:
 
 
 @pytest.fixture(scope="session")
+def modnet_engine():
+    from fusionmat.engines import load_engine
+
+    if not weights_present():
+        pytest.skip("model files not fetched; run `fusionmat weights fetch`")
+    return load_engine("modnet")
+
+
+@pytest.fixture(scope="session")
 def selfie_engine():
     from fusionmat.engines import load_engine
 

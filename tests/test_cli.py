@@ -36,7 +36,7 @@ def test_version():
 def test_help_and_version_do_not_import_heavy_modules():
     code = ("import sys; from fusionmat.cli import main\n"
             "try: main(['--help'])\nexcept SystemExit: pass\n"
-            "heavy = [m for m in ('tensorflow', 'cv2', 'pymatting', 'tf_keras') if m in sys.modules]\n"
+            "heavy = [m for m in ('tensorflow', 'cv2', 'pymatting', 'tf_keras', 'onnxruntime') if m in sys.modules]\n"
             "print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert "HEAVY []" in out
@@ -153,7 +153,7 @@ def test_tampered_weights_are_refused(photo_dir, monkeypatch, tmp_path):
 
 def test_weights_option_is_for_latefusion(photo_dir):
     result = CliRunner().invoke(main, ["predict", str(photo_dir / "astro.png"), "--weights", "x.h5"])
-    assert result.exit_code == 2 and "--weights only apply to --engine latefusion" in result.output
+    assert result.exit_code == 2 and "--weights do not apply to --engine modnet; they are for --engine latefusion" in result.output
 
 
 @requires_weights

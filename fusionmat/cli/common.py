@@ -21,7 +21,7 @@ def engine_options(command: Callable) -> Callable:
         click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Weights file for engines that take one (latefusion: the released .h5)."),
         click.option("--size", default=None, metavar="HxW",
-                     help="latefusion: force the inference size (multiples of 32, e.g. 800x608); "
+                     help="latefusion: force the inference size, HxW (multiples of 32, e.g. 800x608); "
                           "default keeps the aspect ratio with an 800 px long side."),
         click.option("--partial", is_flag=True,
                      help="latefusion: accept a weights file without the fusion layers (they stay untrained)."),
@@ -129,33 +129,31 @@ def refine_method_or_exit(engine, refine: str) -> str:
         raise click.BadParameter(str(exc), param_hint="--refine") from None
 
 
-LATEFUSION_ONLY = {"weights": "--weights", "size": "--size", "partial": "--partial"}
+OPTION_FLAGS = {"weights": "--weights", "size": "--size", "partial": "--partial"}
+"""Engine options the commands take, by the name of the engine's keyword option."""
 
 
-def build_engine(engine: str, threads: int | None, **latefusion_options):
+def build_engine(engine: str, threads: int | None, **engine_options):
     """Load the chosen engine once; a FusionmatError becomes a one-line CLI error.
 
-    ``latefusion_options`` are weights (path), size ('HxW') and partial (bool); giving one
-    to another engine is a usage error.
+    ``engine_options`` are the options of :data:`OPTION_FLAGS` as given (None or False when
+    not); giving one that the engine does not take (its ``options``) is a usage error.
     """
-    from fusionmat.engines import load_engine
+    from fusionmat.engines import engine_class, load_engine
 
-    given = {k: v for k, v in latefusion_options.items() if v not in (None, False)}
+    cls = engine_class(engine)
+    given = {k: v for k, v in engine_options.items() if v not in (None, False)}
+    refused = [OPTION_FLAGS[k] for k in given if k not in cls.options]
+    if refused:
+        takers = [name for name in ENGINES if set(given) <= set(engine_class(name).options)]
+        hint = f"; they are for --engine {' / '.join(takers)}" if takers else ""
+        raise click.UsageError(f"{', '.join(refused)} do not apply to --engine {engine}{hint}")
     options: dict = {"threads": threads}
-    if engine != "latefusion":
-        if given:
-            flags = ", ".join(LATEFUSION_ONLY[k] for k in given)
-            raise click.UsageError(f"{flags} only apply to --engine latefusion; "
-                                   "the selfie engine's models come from `fusionmat weights fetch`")
-    else:
-        from fusionmat.engines.latefusion import parse_size
-
-        if "size" in given:
-            try:
-                given["size"] = parse_size(given["size"])
-            except ValueError as exc:
-                raise click.BadParameter(str(exc), param_hint="--size") from None
-        options.update(given)
+    for name, value in given.items():
+        try:
+            options[name] = cls.parse_option(name, value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=OPTION_FLAGS[name]) from None
     try:
         return reporting_warnings(f"engine {engine}", load_engine, engine, **options)
     except FusionmatError as exc:

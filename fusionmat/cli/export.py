@@ -25,8 +25,9 @@ def export(fmt, size, weights_file, partial, quantize, out):
 
     Input `image`: 1xHxWx3 RGB, 0..255 (Core ML: an RGB image); the mean
     subtraction is inside the model. Output `matte`: 1xHxWx1 in [0, 1]. The
-    default engine is not exported: its networks already are MediaPipe TFLite
-    files, and its closed-form refinement is a per-image sparse solve.
+    default engine is not exported: MODNet already is an ONNX file (in the
+    weights home), and the selfie engine's networks are MediaPipe TFLite files.
+    Needs the export extra: pip install 'fusionmat[export]'.
 
     \b
     Examples:
@@ -59,14 +60,16 @@ def export(fmt, size, weights_file, partial, quantize, out):
 
 
 CONVERTERS = {"onnx": "tf2onnx", "coreml": "coremltools"}
-"""The package each format needs beyond TensorFlow (both in the ``export`` extra)."""
+"""The package each format needs beyond TensorFlow (all in the ``export`` extra)."""
 
 
 def import_runtime(fmt: str) -> None:
-    """Fail early, in one line, when the converter for ``fmt`` is not installed."""
+    """Fail early, in one line, when TensorFlow or the converter for ``fmt`` is not installed."""
     import importlib.util
 
-    from fusionmat.errors import FusionmatError
+    from fusionmat.errors import MissingDependencyError
 
-    if fmt in CONVERTERS and importlib.util.find_spec(CONVERTERS[fmt]) is None:
-        raise FusionmatError(f"--format {fmt} needs {CONVERTERS[fmt]}: pip install 'fusionmat[export]'")
+    for package in ("tensorflow", "tf_keras", CONVERTERS.get(fmt)):
+        if package is not None and importlib.util.find_spec(package) is None:
+            raise MissingDependencyError(f"--format {fmt} needs {package}, which is not installed: "
+                                         "pip install 'fusionmat[export]'")

@@ -5,12 +5,14 @@ from importlib import import_module
 from typing import Any
 
 from fusionmat.engines.base import Engine
+from fusionmat.errors import MissingDependencyError
 
 ENGINES: dict[str, str] = {
+    "modnet": "fusionmat.engines.modnet:ModnetEngine",
     "selfie": "fusionmat.engines.selfie:SelfieEngine",
     "latefusion": "fusionmat.engines.latefusion:LateFusionEngine",
 }
-DEFAULT_ENGINE = "selfie"
+DEFAULT_ENGINE = "modnet"
 
 
 def engine_class(name: str) -> type[Engine]:
@@ -22,8 +24,20 @@ def engine_class(name: str) -> type[Engine]:
 
 
 def load_engine(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
-    """Build (load weights of) the engine ``name``; options go to its constructor."""
-    return engine_class(name)(**options)
+    """Build (load weights of) the engine ``name``; options go to its constructor.
+
+    Raises MissingDependencyError, naming the pip extra to install, when the engine's
+    dependencies (TensorFlow for latefusion) are not installed.
+    """
+    cls = engine_class(name)
+    try:
+        return cls(**options)
+    except ModuleNotFoundError as exc:
+        if cls.extra is None:
+            raise
+        raise MissingDependencyError(
+            f"engine {name} needs {exc.name}, which is not installed: pip install 'fusionmat[{cls.extra}]'"
+        ) from None
 
 
 __all__ = ["ENGINES", "DEFAULT_ENGINE", "Engine", "engine_class", "load_engine"]

