@@ -4,7 +4,7 @@ The scores come from the same code as `fusionmat evaluate` (fusionmat/evaluate.p
 script adds the inference and its timing, without writing the mattes to disk.
 
 Usage:
-    python benchmarks/quality.py ../shared/bench/plain [--engine selfie] [--refine auto]
+    python benchmarks/quality.py ../shared/bench/plain [--engine modnet|selfie|latefusion] [--refine auto]
 
 A benchmark folder has ``index.json`` (a list of {"image", "alpha", ...}) with image and
 ground-truth matte paths relative to it. Prints one row per image, then the means.
@@ -49,7 +49,7 @@ def main(bench_dir, engine, weights_file, refine, rotate, crop_, aspect, limit):
     header = f"{'image':58s} " + " ".join(f"{m.upper():>8s}" for m in METRICS) + f" {'sec':>6s}"
     click.echo(header)
     for entry in entries:
-        image = read_image(bench_dir / entry["image"])
+        image = read_image(bench_dir / entry["image"], dtype=np.uint8)  # 8-bit, as the CLI reads photos
         gt = read_matte(bench_dir / entry["alpha"])
         start = time.perf_counter()
         chain = preprocessor

@@ -2,7 +2,7 @@
 `fusionmat batch` throughput.
 
 Usage:
-    python benchmarks/speed.py [--engine selfie] [--repeat 3] [--batch-count 8] [--folder DIR]
+    python benchmarks/speed.py [--engine modnet|selfie|latefusion] [--repeat 3] [--batch-count 8] [--folder DIR]
 
 Test photos are made from scikit-image's astronaut, upscaled (1 MP: 1024x1024,
 12 MP: 4000x3000). Each run is a fresh process, so import and model-load time count.

@@ -2,7 +2,7 @@
 
 >>> import fusionmat
 >>> alpha = fusionmat.matte("portrait.jpg")          # HxW float32 in [0, 1]
->>> engine = fusionmat.load_engine("selfie")          # load once ...
+>>> engine = fusionmat.load_engine()                  # the default engine (modnet), load once ...
 >>> alphas = [fusionmat.matte(p, engine=engine) for p in paths]   # ... reuse
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ _preprocessors: dict = {}
 
 
 def load_engine(name: str | None = None, **options):
-    """Build an engine by name ('selfie', the default, or 'latefusion'); see :mod:`fusionmat.engines`."""
+    """Build an engine by name ('modnet', the default; 'selfie'; 'latefusion'); see :mod:`fusionmat.engines`."""
     from fusionmat.engines import DEFAULT_ENGINE, load_engine as _load
 
     return _load(name or DEFAULT_ENGINE, **options)

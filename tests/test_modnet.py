@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusionmat.engines.modnet import ModnetEngine, inference_size
+from fusionmat.engines.modnet import FLOOR, ModnetEngine, inference_size
 from tests.conftest import requires_weights
 
 
@@ -45,7 +45,18 @@ def test_flip_averages_the_mirrored_pass_mapped_back():
     out = engine.predict(image)
     assert len(seen) == 2
     np.testing.assert_array_equal(seen[1], seen[0][:, ::-1])
-    np.testing.assert_allclose(out, seen[0][:, :, 0], atol=1e-6)  # the mirror of a mirror is the image
+    # the mirror of a mirror is the image; then the halo floor
+    np.testing.assert_allclose(out, np.clip((seen[0][:, :, 0] - FLOOR) / (1 - FLOOR), 0, 1), atol=1e-6)
+
+
+def test_the_halo_floor_zeroes_faint_values_and_keeps_the_range():
+    engine, _ = stand_in(flip=False)
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[:, :, 0] = np.linspace(0, 255, 64).astype(np.uint8)[None, :]
+    out = engine.predict(image)
+    red = image[0, :, 0] / 255.0
+    assert out[0, red <= FLOOR].max() == 0.0 and out[0, red > FLOOR + 0.01].min() > 0.0
+    assert out.max() == 1.0 and np.all(np.diff(out[0]) >= 0)
 
 
 @requires_weights
