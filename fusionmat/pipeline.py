@@ -3,6 +3,7 @@ full size, map it back, refine."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,6 +22,49 @@ def refine_method(engine: Engine, refine: str = "auto") -> str:
     return method
 
 
+@dataclass(frozen=True)
+class EnginePass:
+    """What the engine saw and what it returned, before its matte is brought back to the photo.
+
+    seen : the image after preprocessing (the guide for upsampling).
+    small : the engine's output on its own grid (``engine.input_size`` of ``seen``).
+    steps : the preprocessing steps taken (their inverses map the matte back).
+    upsample : the engine's upsampling method.
+    """
+
+    seen: np.ndarray
+    small: np.ndarray
+    steps: list[Transformed]
+    upsample: str
+
+    @property
+    def found(self) -> bool:
+        """True when some pixel is foreground (the same answer as on the full-size matte)."""
+        return bool((self.small > 0.5).any())
+
+
+def run_engine(image: np.ndarray, engine: Engine, *, preprocessor=None,
+               on_steps: Callable[[list[Transformed]], None] | None = None) -> EnginePass:
+    """Preprocessing and the engine: the part of :func:`coarse_probability` that needs the models."""
+    rgb = checked_rgb(image)
+    steps = preprocessor.steps(rgb) if preprocessor is not None else []
+    if on_steps is not None:
+        on_steps(steps)
+    seen = steps[-1].image if steps else rgb
+    return EnginePass(seen, engine.predict(seen), steps, engine.upsample)
+
+
+def full_size(engine_pass: EnginePass) -> np.ndarray:
+    """The engine's matte brought to full size and mapped back onto the photo's grid (HxW float32 in [0, 1])."""
+    from fusionmat.preprocess.chain import invert
+
+    matte = upsample_matte(engine_pass.seen, engine_pass.small, engine_pass.upsample)
+    prob = np.asarray(invert(engine_pass.steps)(matte), np.float32)
+    if not prob.flags.writeable or prob is engine_pass.small:
+        prob = prob.copy()
+    return np.clip(prob, 0.0, 1.0, out=prob)  # in place: a fresh array of ours
+
+
 def coarse_probability(image: np.ndarray, engine: Engine, *, preprocessor=None,
                        on_steps: Callable[[list[Transformed]], None] | None = None) -> np.ndarray:
     """The engine's output for ``image`` (after preprocessing), brought to full size with the
@@ -28,17 +72,7 @@ def coarse_probability(image: np.ndarray, engine: Engine, *, preprocessor=None,
 
     HxW float32 in [0, 1]; see :func:`matte_image` for the parameters.
     """
-    from fusionmat.preprocess.chain import invert
-
-    rgb = checked_rgb(image)
-    steps = preprocessor.steps(rgb) if preprocessor is not None else []
-    if on_steps is not None:
-        on_steps(steps)
-    seen = steps[-1].image if steps else rgb
-    prob = np.asarray(invert(steps)(upsample_matte(seen, engine.predict(seen), engine.upsample)), np.float32)
-    if not prob.flags.writeable:
-        prob = prob.copy()
-    return np.clip(prob, 0.0, 1.0, out=prob)  # in place: the engine's fresh output is ours
+    return full_size(run_engine(image, engine, preprocessor=preprocessor, on_steps=on_steps))
 
 
 def matte_image(image: np.ndarray, engine: Engine, *, refine: str = "auto", preprocessor=None,

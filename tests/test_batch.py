@@ -128,7 +128,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_path, astronaut, monkeypat
     photos.mkdir()
     for i in range(4):
         Image.fromarray(astronaut).resize((128, 128)).save(photos / f"p{i}.png")
-    real = batch_cli._coarse
+    real = batch_cli._engine_pass
     calls = []
 
     def interrupted_on_third(*args):
@@ -137,12 +137,12 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_path, astronaut, monkeypat
             raise KeyboardInterrupt
         return real(*args)
 
-    monkeypatch.setattr(batch_cli, "_coarse", interrupted_on_third)
+    monkeypatch.setattr(batch_cli, "_engine_pass", interrupted_on_third)
     result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(out)])
     assert result.exit_code == 130 and "interrupted: 2 done" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["p0_concat.jpg", "p0_matting.png", "p1_concat.jpg",
                                                       "p1_matting.png"]
-    monkeypatch.setattr(batch_cli, "_coarse", real)
+    monkeypatch.setattr(batch_cli, "_engine_pass", real)
     result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(out)])
     assert result.exit_code == 0 and "2 done, 2 skipped" in result.output
 

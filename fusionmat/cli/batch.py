@@ -150,17 +150,18 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
                 reads.append((nxt[0], nxt[1], pool.submit(read_image, nxt[0], dtype=np.uint8)))
             try:
                 rgb = future.result()
-                prob = _coarse(rgb, loaded, preprocessor, steps_saver(steps_dir, path.stem))
+                engine_pass = _engine_pass(rgb, loaded, preprocessor, steps_saver(steps_dir, path.stem))
             except FusionmatError as exc:
                 report.fail(path, str(exc))
                 bar.write(f"error: {exc}", file=sys.stderr)
                 bar.update(1)
                 continue
-            found = bool((prob > 0.5).any())  # decided once: warned here, not again in the worker
+            found = engine_pass.found  # decided once: warned here, not again in the worker
             if not found:
                 bar.write(f"warning: {path}: no person found; the matte is empty", file=sys.stderr)
-            # refinement and encoding run in the pool while this thread detects and segments the next
-            writes.append((path, pool.submit(_refine_and_write, rgb, prob if found else None, method, paths, plan)))
+            # upsampling, refinement and encoding run in the pool while this thread runs the next image's models
+            writes.append((path, pool.submit(_finish_and_write, rgb, engine_pass if found else None, method,
+                                             paths, plan)))
             settle(wait=len(writes) >= workers)
         settle(wait=True)
     except KeyboardInterrupt:
@@ -183,21 +184,26 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
         sys.exit(1)
 
 
-def _coarse(rgb, engine, preprocessor, on_steps):
+def _engine_pass(rgb, engine, preprocessor, on_steps):
     """Detection, preprocessing and the engine: the part that runs on the main thread."""
-    from fusionmat.pipeline import coarse_probability
+    from fusionmat.pipeline import run_engine
 
-    return coarse_probability(rgb, engine, preprocessor=preprocessor, on_steps=on_steps)
+    return run_engine(rgb, engine, preprocessor=preprocessor, on_steps=on_steps)
 
 
-def _refine_and_write(rgb, prob, method, paths, plan) -> None:
-    """Refinement and the outputs, in a worker thread (pymatting and the encoders release the GIL).
+def _finish_and_write(rgb, engine_pass, method, paths, plan) -> None:
+    """Upsampling, refinement and the outputs, in a worker thread (OpenCV, pymatting and the
+    encoders release the GIL).
 
-    ``prob`` is None when no person was found: the matte is empty.
+    ``engine_pass`` is None when no person was found: the matte is empty.
     """
     import numpy as np
 
+    from fusionmat.pipeline import full_size
     from fusionmat.refine import REFINERS
 
-    alpha = REFINERS[method](rgb, prob) if prob is not None else np.zeros(rgb.shape[:2], np.float32)
+    if engine_pass is None:
+        alpha = np.zeros(rgb.shape[:2], np.float32)
+    else:
+        alpha = REFINERS[method](rgb, full_size(engine_pass))
     write_outputs(rgb, alpha, paths, plan)

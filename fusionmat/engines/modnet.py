@@ -50,6 +50,7 @@ def load_session(path: str | os.PathLike, threads: int | None = None):
     options.intra_op_num_threads = threads or os.cpu_count() or 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only: no optimiser notes on stderr
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
