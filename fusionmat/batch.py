@@ -39,11 +39,14 @@ def find_images(root: Path, *, recursive: bool, exclude: Path | None = None) -> 
 
     A file is taken when its content is an image, whatever its name, and also when its name
     says image (so a corrupt ``photo.jpg`` is reported); unreadable files are taken so the
-    run reports them. Other files (notes, sidecars) are ignored.
+    run reports them. Other files (notes, sidecars) are ignored, and so is anything that is not
+    a regular file (a FIFO named photo.jpg would block the run forever).
     """
     taken, ignored = [], 0
     for path in walk_files(root, recursive=recursive, exclude=exclude):
-        if path.suffix.lower() in IMAGE_SUFFIXES or not os.access(path, os.R_OK) or looks_like_image(path):
+        if not path.is_file():  # a FIFO, socket, device or broken link (a link to a file is taken)
+            ignored += 1
+        elif path.suffix.lower() in IMAGE_SUFFIXES or not os.access(path, os.R_OK) or looks_like_image(path):
             taken.append(path)
         else:
             ignored += 1

@@ -20,3 +20,7 @@ class OutputError(FusionmatError):
 
 class MissingDependencyError(FusionmatError):
     """An optional dependency (a pip extra such as ``fusionmat[latefusion]``) is not installed."""
+
+
+class StepError(FusionmatError, ValueError):
+    """A preprocessing step given explicitly cannot be applied to this image (a crop box outside it)."""

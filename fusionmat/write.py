@@ -19,26 +19,57 @@ JPEG_QUALITY = 95
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` and move the finished file to ``path`` in one rename."""
+    """Call ``write(tmp_path)`` and move the finished file to ``path`` in one rename.
+
+    Any failure to write (a full disk, a read-only folder, a folder that is a file, an image an
+    encoder refuses) is an OutputError naming ``path`` and the reason; the temp file is removed.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        return _write_in_place(path, write)  # /dev/stdout, a FIFO: never rename over it
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write there: {exc.strerror or exc}") from None
     os.close(fd)
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
+    except (OSError, ValueError) as exc:
+        Path(tmp).unlink(missing_ok=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise OutputError(f"{path}: could not be written: {reason}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
 
-def current_umask() -> int:
-    """The process umask (read without changing it for longer than one call)."""
+def _write_in_place(path: Path, write: Callable[[str], None]) -> Path:
+    """Write straight into an existing target that is not a regular file (a device or a pipe)."""
+    try:
+        write(str(path))
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise OutputError(f"{path}: could not be written: {reason}") from None
+    return path
+
+
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
+"""Read once, at import: changing the umask to read it is not safe while threads write files."""
+
+
+def current_umask() -> int:
+    """The process umask, as read when fusionmat was imported."""
+    return _UMASK
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
@@ -65,6 +96,8 @@ def save_image(path: str | os.PathLike, array: np.ndarray | Image.Image) -> Path
     if fmt == "JPEG" and im.mode == "RGBA":
         raise OutputError(f"{path}: JPEG cannot hold transparency; use .png")
     options = {"quality": JPEG_QUALITY} if fmt in ("JPEG", "WEBP") else {}
+    if fmt == "JPEG":
+        options["subsampling"] = 0  # 4:4:4: 4:2:0 halves the colour resolution and brings back hair halos
     return atomic_write(path, lambda tmp: im.save(tmp, format=fmt, **options))
 
 

@@ -19,7 +19,27 @@ from fusionmat.cli.predict import predict  # noqa: E402
 from fusionmat.cli.weights import weights  # noqa: E402
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The command group: SIGTERM is taken as Ctrl-C, and Ctrl-C ends any command with exit 130
+    and one line (a batch first finishes what it was writing and prints its summary)."""
+
+    def invoke(self, ctx: click.Context):
+        import signal
+        import threading
+
+        def interrupt(signum, frame):
+            raise KeyboardInterrupt
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, interrupt)
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="fusionmat")
 def main() -> None:
     """Portrait matting: soft alpha mattes, previews and cut-outs of people in photos.

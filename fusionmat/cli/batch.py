@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (background_or_exit, build_engine, build_preprocessor, echo_error, engine_options,
+from fusionmat.cli.common import (background_or_exit, build_engine, build_preprocessor, echo_error, engine_options, naming,
                                   preprocess_options, refine_method_or_exit, steps_saver)
 from fusionmat.cli.outputs import OutputPlan, output_paths, write_outputs
 from fusionmat.compose import FITS
@@ -65,8 +65,8 @@ class Report:
 @click.option("--fit", type=click.Choice(FITS), default="cover", show_default=True,
               help="How a --bg picture is fitted to each photo.")
 @click.option("--overwrite", is_flag=True, help="Redo images whose outputs already exist.")
-@click.option("--json", "json_report", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write a JSON report (done, skipped, failed with reasons, images/s) to this file.")
+@click.option("--json", "json_report", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
+              help="Write a JSON report (done, skipped, failed with reasons, images/s) to this file; - for stdout.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="Threads that decode and encode images while the engine works.")
 @engine_options
@@ -93,7 +93,7 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
     from fusionmat.batch import find_images, is_finished
     from fusionmat.read import read_image
     from fusionmat.refine import preload
-    from fusionmat.write import atomic_write
+    from fusionmat.write import atomic_write, refuse_inputs
 
     out_root = out_dir if out_dir is not None else default_out(folder)
     if out_root.resolve() == folder.resolve():
@@ -136,8 +136,8 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
                 future.result()
                 report.done.append(str(path))
             except FusionmatError as exc:
-                report.fail(path, str(exc))
-                bar.write(f"error: {exc}", file=sys.stderr)
+                report.fail(path, naming(path, exc))
+                bar.write(f"error: {naming(path, exc)}", file=sys.stderr)
             bar.update(1)
 
     reads = deque((path, paths, pool.submit(read_image, path, dtype=np.uint8)) for path, paths in todo[:workers])
@@ -152,8 +152,8 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
                 rgb = future.result()
                 engine_pass = _engine_pass(rgb, loaded, preprocessor, steps_saver(steps_dir, path.stem))
             except FusionmatError as exc:
-                report.fail(path, str(exc))
-                bar.write(f"error: {exc}", file=sys.stderr)
+                report.fail(path, naming(path, exc))
+                bar.write(f"error: {naming(path, exc)}", file=sys.stderr)
                 bar.update(1)
                 continue
             found = engine_pass.found  # decided once: warned here, not again in the worker
@@ -177,7 +177,16 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
     for failure in report.failed:
         click.echo(f"  failed: {failure['error']}", err=True)
     if json_report is not None:
-        atomic_write(json_report, lambda tmp: Path(tmp).write_text(json.dumps(report.as_dict(), indent=2)))
+        text = json.dumps(report.as_dict(), indent=2)
+        if str(json_report) == "-":
+            click.echo(text)
+        else:
+            try:
+                refuse_inputs([json_report], {p.resolve() for p in images})
+                atomic_write(json_report, lambda tmp: Path(tmp).write_text(text))
+            except FusionmatError as exc:
+                echo_error(str(exc))
+                sys.exit(130 if report.interrupted else 1)
     if report.interrupted:
         sys.exit(130)
     if report.failed:

@@ -160,6 +160,12 @@ def build_engine(engine: str, threads: int | None, **engine_options):
         raise click.ClickException(str(exc)) from None
 
 
+def naming(path, exc: Exception) -> str:
+    """The error's message, led by ``path`` unless it already names it (one line per file)."""
+    text = str(exc)
+    return text if str(path) in text else f"{path}: {text}"
+
+
 def echo_error(message: str) -> None:
     click.secho(f"error: {message}", fg="red", err=True)
 

@@ -99,7 +99,7 @@ def write_each(images: tuple[Path, ...], out_dir: Path | None, plan: OutputPlan,
     """
     import click
 
-    from fusionmat.cli.common import echo_error
+    from fusionmat.cli.common import echo_error, naming
     from fusionmat.errors import FusionmatError
     from fusionmat.read import read_image
     from fusionmat.write import refuse_inputs
@@ -120,6 +120,6 @@ def write_each(images: tuple[Path, ...], out_dir: Path | None, plan: OutputPlan,
             click.echo(f"{image_path} -> {paths[shown]}")
         except FusionmatError as exc:
             failed += 1
-            echo_error(str(exc))
+            echo_error(naming(image_path, exc))
     if failed:
         raise click.ClickException(f"{failed} of {len(images)} image(s) failed")

@@ -6,6 +6,9 @@ import numpy as np
 from fusionmat.preprocess import Transformed, identity
 from fusionmat.resize import resize_to
 
+MAX_RATIO = 20.0
+"""Longest side over shortest of an aspect ratio that is taken: no photo is squashed further."""
+
 
 def parse_ratio(text: str) -> tuple[float, float]:
     """'3:4' or '640x960' -> (width, height); raises ValueError for anything else."""
@@ -13,8 +16,10 @@ def parse_ratio(text: str) -> tuple[float, float]:
         w, h = (float(p) for p in text.lower().replace("x", ":").split(":"))
     except ValueError:
         raise ValueError(f"aspect must be none, W:H (e.g. 3:4) or WxH (e.g. 640x960), got {text!r}") from None
-    if not (w > 0 and h > 0):
-        raise ValueError(f"aspect needs two positive numbers, got {text!r}")
+    if not (0 < w < float("inf") and 0 < h < float("inf")):
+        raise ValueError(f"aspect needs two positive finite numbers, got {text!r}")
+    if max(w / h, h / w) > MAX_RATIO:
+        raise ValueError(f"aspect {text!r} is more than {MAX_RATIO:g}:1; no photo is squashed that far")
     return w, h
 
 

@@ -6,6 +6,7 @@ person detector finds people best upright), then the frame is cropped to the peo
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,9 +45,12 @@ def parse_rotate(text: str) -> str | float:
     if text in (AUTO, NONE):
         return text
     try:
-        return float(text)
+        angle = float(text)
     except ValueError:
         raise ValueError(f"rotate must be auto, none or an angle in degrees, got {text!r}") from None
+    if not math.isfinite(angle):
+        raise ValueError(f"rotate must be a finite angle in degrees, got {text!r}")
+    return angle
 
 
 def parse_crop(text: str) -> str | Box:

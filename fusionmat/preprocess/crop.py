@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from fusionmat.detect import Detection, Detector, suppress
+from fusionmat.errors import StepError
 from fusionmat.preprocess import Transformed, identity
 
 Box = tuple[int, int, int, int]
@@ -29,7 +30,7 @@ def crop(image: np.ndarray, box: Box) -> Transformed:
     x, y, bw, bh = box
     x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + bw), min(h, y + bh)
     if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"crop box {box} does not overlap the {w}x{h} image")
+        raise StepError(f"crop box {box} does not overlap the {w}x{h} image")
     if (x0, y0, x1, y1) == (0, 0, w, h):
         return Transformed(image, identity, "crop", "whole image kept")
 
