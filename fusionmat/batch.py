@@ -40,7 +40,8 @@ def find_images(root: Path, *, recursive: bool, exclude: Path | None = None) -> 
     A file is taken when its content is an image, whatever its name, and also when its name
     says image (so a corrupt ``photo.jpg`` is reported); unreadable files are taken so the
     run reports them. Other files (notes, sidecars) are ignored, and so is anything that is not
-    a regular file (a FIFO named photo.jpg would block the run forever).
+    a regular file (a FIFO named photo.jpg would block the run forever), and fusionmat's own
+    outputs for a photo of the folder (:func:`own_outputs`).
     """
     taken, ignored = [], 0
     for path in walk_files(root, recursive=recursive, exclude=exclude):
@@ -50,7 +51,24 @@ def find_images(root: Path, *, recursive: bool, exclude: Path | None = None) -> 
             taken.append(path)
         else:
             ignored += 1
-    return taken, ignored
+    outputs = own_outputs(taken)  # mattes and previews that `predict` wrote next to the photos
+    return [p for p in taken if p not in outputs], ignored + len(outputs)
+
+
+OUTPUT_KINDS = ("matting", "concat", "cutout", "composite")
+"""The suffixes fusionmat adds to a photo's stem for its outputs (``<stem>_matting.png`` ...)."""
+
+
+def own_outputs(paths: list[Path]) -> set[Path]:
+    """The files among ``paths`` that are fusionmat's outputs for another of them: ``x_matting.png``
+    (or ``_concat``, ``_cutout``, ``_composite``) beside a photo ``x.*`` in the same folder."""
+    stems = {(p.parent, p.stem) for p in paths}
+    found = set()
+    for p in paths:
+        base, _, kind = p.stem.rpartition("_")
+        if kind in OUTPUT_KINDS and base and (p.parent, base) in stems:
+            found.add(p)
+    return found
 
 
 def is_finished(image: Path, outputs: Iterable[Path]) -> bool:

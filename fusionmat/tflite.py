@@ -2,8 +2,31 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
+
+
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the duration: LiteRT prints an INFO line from C++
+    ("Created TensorFlow Lite XNNPACK delegate") when it allocates an interpreter's tensors."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # no descriptor 2 to redirect: nothing to silence
+        yield
+        return
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 class TFLiteModel:
@@ -20,7 +43,8 @@ class TFLiteModel:
 
         self.path = str(path)
         self._interpreter = Interpreter(model_path=self.path, num_threads=threads or os.cpu_count() or 1)
-        self._interpreter.allocate_tensors()
+        with native_stderr_silenced():
+            self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._outputs = {d["name"]: d["index"] for d in self._interpreter.get_output_details()}
 

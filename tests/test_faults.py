@@ -164,3 +164,21 @@ def test_a_fifo_among_the_inputs_is_skipped_not_waited_on(photos, tmp_path):
     assert out.returncode == 0, out.stderr
     data = json.loads((tmp_path / "r.json").read_text())
     assert len(data["done"]) == 3 and data["ignored_non_images"] == 1
+
+
+def test_batch_does_not_matte_its_own_earlier_outputs(tmp_path):
+    from fusionmat.batch import find_images
+
+    for name in ("x.jpg", "x_matting.png", "x_concat.jpg", "x_cutout.png", "y_matting.png", "my_concat.jpg"):
+        Image.new("RGB", (20, 20)).save(tmp_path / name)
+    taken, ignored = find_images(tmp_path, recursive=False)
+    # y has no photo here, and "my" is not "x": both are someone's pictures, so they are taken
+    assert sorted(p.name for p in taken) == ["my_concat.jpg", "x.jpg", "y_matting.png"] and ignored == 3
+
+
+@requires_weights
+def test_predict_prints_no_native_info_lines(photos):
+    out = subprocess.run([sys.executable, "-m", "fusionmat", "predict", str(photos / "a.png")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "XNNPACK" not in out.stderr and "INFO" not in out.stderr
