@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from fusionmat.engines.base import Engine
-from fusionmat.people import PersonSegmenter
+from fusionmat.people import PersonSegmenter, keep_people
 from fusionmat.read import to_float
 from fusionmat.resize import resize_to
 from fusionmat.weights import model_path
@@ -94,7 +94,5 @@ class ModnetEngine(Engine):
             matte = 0.5 * (matte + self.run(np.ascontiguousarray(x[:, ::-1]))[:, ::-1])
         matte = np.clip((matte - FLOOR) / (1.0 - FLOOR), 0.0, 1.0).astype(np.float32)
         if self.people is not None:
-            from fusionmat.people import keep_people
-
             matte = keep_people(matte, self.people(x, *matte.shape))
         return matte
