@@ -19,3 +19,11 @@ def working_size(height: int, width: int, work_size: int) -> tuple[int, int]:
     """(h, w) scaled so the long side is at most ``work_size``, aspect kept."""
     scale = min(1.0, work_size / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def stride_size(height: int, width: int, long_side: int, stride: int) -> tuple[int, int]:
+    """(h, w) with the aspect ratio of ``height`` x ``width``, long side about ``long_side``, both
+    rounded to multiples of ``stride`` (at least one stride): a network's input size."""
+    scale = long_side / max(height, width)
+    return (max(stride, round(height * scale / stride) * stride),
+            max(stride, round(width * scale / stride) * stride))

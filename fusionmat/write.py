@@ -31,7 +31,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write there: {exc.strerror or exc}") from None
+        raise OutputError(f"{path}: cannot write there: {_reason(exc)}") from None
     os.close(fd)
     try:
         write(tmp)
@@ -39,8 +39,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         os.replace(tmp, path)
     except (OSError, ValueError) as exc:
         Path(tmp).unlink(missing_ok=True)
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise OutputError(f"{path}: could not be written: {reason}") from None
+        raise OutputError(f"{path}: could not be written: {_reason(exc)}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -52,9 +51,13 @@ def _write_in_place(path: Path, write: Callable[[str], None]) -> Path:
     try:
         write(str(path))
     except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise OutputError(f"{path}: could not be written: {reason}") from None
+        raise OutputError(f"{path}: could not be written: {_reason(exc)}") from None
     return path
+
+
+def _reason(exc: Exception) -> str:
+    """The operating system's words for an OSError ('No space left on device'), else the message."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def _read_umask() -> int:

@@ -15,7 +15,7 @@ import numpy as np
 
 from fusionmat.engines.base import Engine
 from fusionmat.read import to_float
-from fusionmat.resize import resize_to
+from fusionmat.resize import resize_to, stride_size
 from fusionmat.latefusion.model import STRIDE, build_latefusion, preprocess
 from fusionmat.weights import find_latefusion_weights
 
@@ -28,10 +28,8 @@ class PartialWeightsWarning(UserWarning):
 
 
 def inference_size(height: int, width: int, long_side: int = LONG_SIDE) -> tuple[int, int]:
-    """(h, w) with the aspect ratio of height x width, long side ~``long_side``, multiples of 32."""
-    scale = long_side / max(height, width)
-    return (max(STRIDE, round(height * scale / STRIDE) * STRIDE),
-            max(STRIDE, round(width * scale / STRIDE) * STRIDE))
+    """(h, w) with the aspect ratio of height x width, long side ``long_side``, multiples of 32."""
+    return stride_size(height, width, long_side, STRIDE)
 
 
 def parse_size(text: str) -> tuple[int, int]:

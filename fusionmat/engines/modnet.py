@@ -17,7 +17,7 @@ import numpy as np
 from fusionmat.engines.base import Engine
 from fusionmat.people import PersonSegmenter, keep_people
 from fusionmat.read import to_float
-from fusionmat.resize import resize_to
+from fusionmat.resize import resize_to, stride_size
 from fusionmat.weights import model_path
 
 MODEL = "modnet.onnx"
@@ -35,10 +35,8 @@ rest stretched back to [0, 1]. Mean SAD, plain / rotated / small / squashed: 4.9
 
 
 def inference_size(height: int, width: int, long_side: int = LONG_SIDE) -> tuple[int, int]:
-    """(h, w) with the aspect ratio of ``height`` x ``width``, long side ``long_side``, multiples of 32."""
-    scale = long_side / max(height, width)
-    return (max(STRIDE, round(height * scale / STRIDE) * STRIDE),
-            max(STRIDE, round(width * scale / STRIDE) * STRIDE))
+    """(h, w) with the aspect ratio of height x width, long side ``long_side``, multiples of 32."""
+    return stride_size(height, width, long_side, STRIDE)
 
 
 def load_session(path: str | os.PathLike, threads: int | None = None):
