@@ -45,10 +45,22 @@ def deployable_model(weights: str | os.PathLike, height: int, width: int, *, par
 
     core = build_latefusion(height, width)
     load_h5_weights(core, weights, allow_missing=(FUSION_PREFIX,) if partial else ())
+    return for_export(core, height, width, MEAN_PIXEL)
+
+
+def for_export(core, height: int, width: int, mean, name: str = "latefusion_matte"):
+    """``core`` (mean-subtracted NxHxWx3 in, the matte first among its outputs) wrapped to the
+    export contract: input ``image`` (1xHxWx3 RGB 0..255), mean subtraction inside, output ``matte``."""
+    import numpy as np
+    import tf_keras
+
     image = tf_keras.layers.Input((height, width, 3), batch_size=1, name="image")
-    centred = tf_keras.layers.Rescaling(1.0, offset=(-MEAN_PIXEL).tolist(), name="subtract_mean")(image)
-    matte = tf_keras.layers.Activation("linear", name="matte")(core(centred)[0])
-    return tf_keras.Model(image, matte, name="latefusion_matte")
+    centred = tf_keras.layers.Rescaling(1.0, offset=(-np.asarray(mean, np.float32)).tolist(),
+                                        name="subtract_mean")(image)
+    outputs = core(centred)
+    alpha = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+    matte = tf_keras.layers.Activation("linear", name="matte")(alpha)
+    return tf_keras.Model(image, matte, name=name)
 
 
 def size_of(path: Path) -> int:

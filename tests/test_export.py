@@ -1,7 +1,11 @@
-"""Exports of the Late Fusion network, run back through each runtime against the Keras model.
+"""The export contract, checked on a small stand-in network run back through each runtime.
 
-Each conversion of the full DenseNet-201 network takes 30-80 s on a 2-core machine, so the
-quantized TFLite variants are measured by benchmarks/export.py rather than here.
+Every format is converted from a stand-in with the same wrapping as the released network
+(:func:`fusionmat.export.for_export`: input ``image`` in 0..255, mean subtraction inside,
+output ``matte``), through the ``export`` command, and compared with Keras. Converting the full
+DenseNet-201 network takes 30-80 s per format on a 2-core machine, so those conversions (and
+the quantized TFLite variants) are run by ``python benchmarks/export.py --recipe``; here the full
+network is checked once against the reference's parity fixture, in Keras.
 """
 from __future__ import annotations
 
@@ -12,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from fusionmat.cli import main
-from tests.conftest import SHARED
+from tests.conftest import SHARED, import_or_skip, requires_shared
 
-pytest.importorskip("tf_keras")
+tf_keras = import_or_skip("tf_keras")
 PARITY = SHARED / "reference" / "latefusion" / "parity_input.npy"
 HEIGHT, WIDTH = 96, 64
 
@@ -37,16 +41,49 @@ def parity_image() -> np.ndarray:
     return image.astype(np.float32)[None]
 
 
+def stand_in_core():
+    """A few layers in the released network's shape of call: mean-subtracted pixels in, [matte, beta] out."""
+    inputs = tf_keras.layers.Input((HEIGHT, WIDTH, 3))
+    x = tf_keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = tf_keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="down")(x)
+    x = tf_keras.layers.UpSampling2D(2, interpolation="bilinear", name="up")(x)
+    matte = tf_keras.layers.Conv2D(1, 1, activation="sigmoid", name="alpha")(x)
+    beta = tf_keras.layers.Conv2D(1, 1, name="beta")(x)
+    core = tf_keras.Model(inputs, [matte, beta], name="stand_in")
+    rng = np.random.default_rng(3)
+    core.set_weights([rng.normal(0.0, 0.05, w.shape).astype(np.float32) for w in core.get_weights()])
+    return core
+
+
 @pytest.fixture(scope="module")
-def keras_matte(recipe_h5, parity_image) -> np.ndarray:
-    from fusionmat.export import deployable_model
-
-    return deployable_model(recipe_h5, HEIGHT, WIDTH)(parity_image).numpy()
+def core():
+    return stand_in_core()
 
 
-def export(tmp_path, recipe_h5, fmt, name, *extra):
+@pytest.fixture(scope="module")
+def keras_matte(core, parity_image) -> np.ndarray:
+    """What the export must reproduce: the core on mean-subtracted pixels."""
+    from fusionmat.latefusion.model import MEAN_PIXEL
+
+    return core(parity_image - MEAN_PIXEL.astype(np.float32))[0].numpy()
+
+
+@pytest.fixture
+def stand_in(monkeypatch, core, tmp_path):
+    """``fusionmat export`` exports the stand-in (with the released network's wrapping) for any weights file."""
+    import fusionmat.export
+    from fusionmat.latefusion.model import MEAN_PIXEL
+
+    monkeypatch.setattr(fusionmat.export, "deployable_model",
+                        lambda weights, h, w, partial=False: fusionmat.export.for_export(core, h, w, MEAN_PIXEL))
+    weights = tmp_path / "stand_in.h5"
+    weights.write_bytes(b"the stand-in needs no file")
+    return weights
+
+
+def export(tmp_path, weights, fmt, name, *extra):
     out = tmp_path / name
-    args = ["export", "--format", fmt, "--size", f"{HEIGHT}x{WIDTH}", "--weights", str(recipe_h5), "-o", str(out), *extra]
+    args = ["export", "--format", fmt, "--size", f"{HEIGHT}x{WIDTH}", "--weights", str(weights), "-o", str(out), *extra]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert f"{out}: {fmt}" in result.output and "MB, converted in" in result.output
@@ -54,18 +91,31 @@ def export(tmp_path, recipe_h5, fmt, name, *extra):
     return out
 
 
-def test_keras_export_model_matches_the_released_network(keras_matte):
-    """The deployable graph (mean subtraction inside) gives the reference's alpha on the parity input."""
+@requires_shared
+def test_keras_export_model_matches_the_released_network(recipe_h5):
+    """The full network's deployable graph (mean subtraction inside) gives the reference's alpha."""
+    from fusionmat.export import deployable_model
+
+    image = np.load(PARITY).astype(np.float32)[None]
+    matte = deployable_model(recipe_h5, *image.shape[1:3])(image).numpy()
     expected = SHARED / "reference" / "latefusion" / "parity_expected.npz"
-    if not expected.is_file():
-        pytest.skip("../shared/reference/latefusion (parity arrays) is only present in CI")
-    np.testing.assert_allclose(keras_matte[0, ..., 0], np.load(expected)["alpha"], atol=1e-4)
+    np.testing.assert_allclose(matte[0, ..., 0], np.load(expected)["alpha"], atol=1e-4)
 
 
-def test_savedmodel(tmp_path, recipe_h5, parity_image, keras_matte):
+def test_the_mean_is_subtracted_inside(core, parity_image, keras_matte):
+    from fusionmat.export import for_export
+    from fusionmat.latefusion.model import MEAN_PIXEL
+
+    wrapped = for_export(core, HEIGHT, WIDTH, MEAN_PIXEL)
+    assert [t.name.split(":")[0] for t in wrapped.inputs] == ["image"] and wrapped.output_names == ["matte"]
+    np.testing.assert_allclose(wrapped(parity_image).numpy(), keras_matte, atol=1e-6)
+    assert np.abs(core(parity_image)[0].numpy() - keras_matte).max() > 1e-3  # the stand-in sees the mean
+
+
+def test_savedmodel(tmp_path, stand_in, parity_image, keras_matte):
     import tensorflow as tf
 
-    out = export(tmp_path, recipe_h5, "savedmodel", "latefusion_savedmodel")
+    out = export(tmp_path, stand_in, "savedmodel", "latefusion_savedmodel")
     serve = tf.saved_model.load(str(out)).signatures["serving_default"]
     matte = serve(image=tf.constant(parity_image))["matte"].numpy()
     assert matte.shape == (1, HEIGHT, WIDTH, 1)
@@ -81,16 +131,16 @@ def run_tflite(path, image) -> np.ndarray:
     return matte
 
 
-def test_tflite_float32(tmp_path, recipe_h5, parity_image, keras_matte):
-    out = export(tmp_path, recipe_h5, "tflite", "latefusion.tflite")
+def test_tflite_float32(tmp_path, stand_in, parity_image, keras_matte):
+    out = export(tmp_path, stand_in, "tflite", "latefusion.tflite")
     np.testing.assert_allclose(run_tflite(out, parity_image), keras_matte, atol=1e-3)
 
 
-def test_onnx(tmp_path, recipe_h5, parity_image, keras_matte):
+def test_onnx(tmp_path, stand_in, parity_image, keras_matte):
     import onnx
     import onnxruntime
 
-    out = export(tmp_path, recipe_h5, "onnx", "latefusion.onnx")
+    out = export(tmp_path, stand_in, "onnx", "latefusion.onnx")
     assert max(op.version for op in onnx.load(str(out)).opset_import if op.domain in ("", "ai.onnx")) >= 17
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["image"]
@@ -98,9 +148,9 @@ def test_onnx(tmp_path, recipe_h5, parity_image, keras_matte):
     np.testing.assert_allclose(matte, keras_matte, atol=1e-3)
 
 
-@pytest.fixture(scope="module")
-def coreml_package(tmp_path_factory, recipe_h5):
-    return export(tmp_path_factory.mktemp("coreml"), recipe_h5, "coreml", "LateFusion.mlpackage")
+@pytest.fixture
+def coreml_package(tmp_path, stand_in):
+    return export(tmp_path, stand_in, "coreml", "LateFusion.mlpackage")
 
 
 def test_coreml_package_has_an_image_input_and_a_matte_output(coreml_package):

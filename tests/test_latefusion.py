@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from fusionmat.errors import WeightsError
-from tests.conftest import SHARED, requires_shared
+from tests.conftest import SHARED, import_or_skip, requires_shared
 from tests.latefusion_fixtures import set_recipe_weights, write_keras2_h5
 
 REFERENCE = SHARED / "reference" / "latefusion"
@@ -19,7 +19,7 @@ PROBES = {  # parity array -> layer whose output it is
 }
 OUTPUTS = ("alpha", "fg", "bg", "beta")
 
-pytest.importorskip("tf_keras")
+import_or_skip("tf_keras")
 
 
 @pytest.fixture(scope="module")
