@@ -20,7 +20,8 @@ import click
 import numpy as np
 
 from fusionmat.engines import DEFAULT_ENGINE, ENGINES, load_engine
-from fusionmat.evaluate import evaluate_pair, read_matte
+from fusionmat.evaluate import evaluate_pair
+from fusionmat.read import read_matte
 from fusionmat.metrics import METRICS
 from fusionmat.pipeline import matte_image
 from fusionmat.preprocess.chain import NONE, NOTHING, Preprocessor, Settings, parse_aspect, parse_crop, parse_rotate

@@ -18,7 +18,7 @@ import click
 import numpy as np
 
 from fusionmat.engines import DEFAULT_ENGINE, ENGINES, load_engine
-from fusionmat.evaluate import read_matte
+from fusionmat.read import read_matte
 from fusionmat.metrics import mse, sad
 from fusionmat.pipeline import matte_image
 from fusionmat.preprocess.chain import Preprocessor, Settings, parse_crop, parse_rotate

@@ -4,6 +4,10 @@
 >>> alpha = fusionmat.matte("portrait.jpg")          # HxW float32 in [0, 1]
 >>> engine = fusionmat.load_engine()                  # the default engine (modnet), load once ...
 >>> alphas = [fusionmat.matte(p, engine=engine) for p in paths]   # ... reuse
+>>> rgba = fusionmat.cutout("portrait.jpg")           # HxWx4 float32, foreground colours estimated
+>>> rgb = fusionmat.composite("portrait.jpg", "#ffffff")   # or a picture's path, or "blur:30"
+>>> report = fusionmat.batch("shoot/", "shoot_mattes/", crop="auto")   # a whole folder, resumable
+>>> report.done, report.skipped, report.failed
 """
 from __future__ import annotations
 
@@ -66,4 +70,47 @@ def matte(image: "np.ndarray | str | os.PathLike", *, engine: "Engine | None" = 
     return matte_image(image, engine, refine=refine, preprocessor=_preprocessors[settings])
 
 
-__all__ = ["__version__", "load_engine", "matte"]
+def _photo(image):
+    import numpy as np
+
+    from fusionmat.read import checked_rgb, read_image
+
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image, dtype=np.uint8)
+    return checked_rgb(image)
+
+
+def cutout(image: "np.ndarray | str | os.PathLike", alpha: "np.ndarray | None" = None, **options) -> "np.ndarray":
+    """The people of one image as HxWx4 float32 RGBA in [0, 1], foreground colours estimated.
+
+    ``alpha`` is its matte (computed with :func:`matte` and ``options`` when None).
+    """
+    from fusionmat.outputs import cutout as _cutout
+
+    rgb = _photo(image)
+    return _cutout(rgb, alpha if alpha is not None else matte(rgb, **options))
+
+
+def composite(image: "np.ndarray | str | os.PathLike", background: str, alpha: "np.ndarray | None" = None, *,
+              fit: str = "cover", **options) -> "np.ndarray":
+    """The people of one image on ``background`` ('#RRGGBB', 'blur[:SIGMA]' or a picture's path,
+    placed by ``fit``: cover, contain or stretch); HxWx3 float32 in [0, 1].
+
+    ``alpha`` is its matte (computed with :func:`matte` and ``options`` when None).
+    """
+    from fusionmat.outputs import composite_onto
+
+    rgb = _photo(image)
+    return composite_onto(rgb, alpha if alpha is not None else matte(rgb, **options), background, fit)
+
+
+def batch(src: "str | os.PathLike", out: "str | os.PathLike | None" = None, **options):
+    """Every image of folder ``src`` (mattes, previews, and cut-outs or composites when asked),
+    written under ``out``; resumable. Returns a :class:`fusionmat.runner.Report` (done, skipped,
+    failed with reasons). Options: see :func:`fusionmat.runner.run_batch`."""
+    from fusionmat.runner import run_batch
+
+    return run_batch(src, out, **options)
+
+
+__all__ = ["__version__", "batch", "composite", "cutout", "load_engine", "matte"]

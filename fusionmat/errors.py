@@ -24,3 +24,9 @@ class MissingDependencyError(FusionmatError):
 
 class StepError(FusionmatError, ValueError):
     """A preprocessing step given explicitly cannot be applied to this image (a crop box outside it)."""
+
+
+def naming(path, exc: Exception | str) -> str:
+    """The error's message, led by ``path`` unless it already names it (one line per file)."""
+    text = str(exc)
+    return text if str(path) in text else f"{path}: {text}"

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from fusionmat.errors import ImageReadError
 from fusionmat.metrics import METRICS, all_metrics
+from fusionmat.read import read_matte  # noqa: F401 - the one matte reader, also fusionmat.evaluate.read_matte
 
 PRED_SUFFIXES = ("_matting.png", ".png")
 """Tried in order after a ground-truth file's stem to find its prediction."""
@@ -24,16 +25,6 @@ class Row:
     name: str
     scores: dict[str, float] = field(default_factory=dict)
     problem: str | None = None
-
-
-def read_matte(path: str | os.PathLike) -> np.ndarray:
-    """A matte file as HxW float32 in [0, 1] (colour files: first channel; 16-bit kept)."""
-    with Image.open(path) as im:
-        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-            return np.asarray(im, np.float32) / 65535.0
-        if im.mode == "F":
-            return np.clip(np.asarray(im, np.float32), 0.0, 1.0)
-        return np.asarray(im.convert("L"), np.float32) / 255.0
 
 
 def unknown_region(trimap: np.ndarray) -> np.ndarray:
@@ -72,8 +63,8 @@ def evaluate_folders(pred_dir: Path, gt_dir: Path, *, trimap_dir: Path | None = 
         try:
             gt, pred = read_matte(gt_path), read_matte(pred_path)
             trimap = read_matte(trimap_path) if trimap_path is not None else None
-        except (OSError, SyntaxError, ValueError) as exc:
-            row.problem = f"cannot read: {exc}"
+        except ImageReadError as exc:
+            row.problem = f"cannot read {exc}"
             continue
         if pred.shape != gt.shape or (trimap is not None and trimap.shape != gt.shape):
             other = pred if pred.shape != gt.shape else trimap

@@ -1,4 +1,4 @@
-"""Finding the images in a folder and deciding what a batch run still has to do."""
+"""Finding the images in a folder (by content, skipping fusionmat's own outputs)."""
 from __future__ import annotations
 
 import os
@@ -69,12 +69,3 @@ def own_outputs(paths: list[Path]) -> set[Path]:
         if kind in OUTPUT_KINDS and base and (p.parent, base) in stems:
             found.add(p)
     return found
-
-
-def is_finished(image: Path, outputs: Iterable[Path]) -> bool:
-    """True when every output exists and none is older than the image (a re-run can skip it)."""
-    try:
-        source = image.stat().st_mtime
-        return all(out.stat().st_mtime >= source for out in outputs)
-    except OSError:
-        return False

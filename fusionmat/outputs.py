@@ -1,13 +1,17 @@
-"""Which files a command writes for one image, and writing them."""
+"""Which files are written for one image, and writing them: matte, preview, cut-out, composite.
+
+Library code: the CLI, the batch runner and the service all write through here.
+"""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from fusionmat.compose import Background
+from fusionmat.errors import FusionmatError, OutputError
 
 
 @dataclass(frozen=True)
@@ -70,14 +74,19 @@ def background_for(rgb: np.ndarray, alpha: np.ndarray, old_background: np.ndarra
     return fit_background(background.picture, h, w, background.fit)
 
 
-def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: dict[str, Path], plan: OutputPlan) -> None:
-    """Write every file in ``paths`` (each atomically); colours are estimated once when needed."""
+def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: Mapping[str, Path], plan: OutputPlan, *,
+                  stamp: str | None = None) -> None:
+    """Write every file in ``paths`` (each atomically); colours are estimated once when needed.
+
+    ``stamp`` (see :mod:`fusionmat.resume`) goes into the matte, which is written last, so a
+    matte with a stamp means the image's other outputs were written before it.
+    """
     from fusionmat.compose import composite
     from fusionmat.foreground import estimate_layers
+    from fusionmat.resume import STAMP_KEY
     from fusionmat.write import cutout_rgba, preview_image, save_image
 
-    if "matting" in paths:
-        save_image(paths["matting"], alpha)
+    if "concat" in paths:
         save_image(paths["concat"], preview_image(rgb, alpha))
     if "cutout" in paths or "composite" in paths:
         fg, bg = estimate_layers(rgb, alpha)
@@ -85,41 +94,76 @@ def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: dict[str, Path], pl
             save_image(paths["cutout"], cutout_rgba(fg, alpha))
         if "composite" in paths:
             save_image(paths["composite"], composite(fg, alpha, background_for(rgb, alpha, bg, plan.background)))
+    if "matting" in paths:
+        save_image(paths["matting"], alpha, text={STAMP_KEY: stamp} if stamp else None)
 
 
-def write_each(images: tuple[Path, ...], out_dir: Path | None, plan: OutputPlan,
-               alpha_for: Callable[[Path, np.ndarray], np.ndarray], *, shown: str,
-               also_inputs: tuple[Path, ...] = ()) -> None:
-    """The per-image loop of ``predict`` and ``compose``.
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one image of :func:`write_each`: its outputs, or the error that stopped it."""
+
+    image: Path
+    outputs: dict[str, Path]
+    error: FusionmatError | None = None
+
+
+def write_each(images: Iterable[Path], out_dir: Path | None, plan: OutputPlan,
+               alpha_for: Callable[[Path, np.ndarray], np.ndarray], *,
+               also_inputs: Iterable[Path] = ()) -> Iterator[Outcome]:
+    """The per-image loop of ``predict`` and ``compose``, one :class:`Outcome` per image.
 
     For each image: its outputs (next to it, or in ``out_dir``), refusing to overwrite an
     input (``images`` and ``also_inputs``) or another image's outputs; read it; get its matte
-    from ``alpha_for(path, rgb)``; write. A failure is one error line and the loop goes on;
-    at the end a ClickException says how many failed.
+    from ``alpha_for(path, rgb)``; write. A FusionmatError is that image's outcome and the
+    loop goes on. Temp files that a killed earlier run left in an output folder are removed.
     """
-    import click
-
-    from fusionmat.cli.common import echo_error, naming
-    from fusionmat.errors import FusionmatError
     from fusionmat.read import read_image
-    from fusionmat.write import refuse_inputs
+    from fusionmat.write import clean_stale_temps, refuse_inputs
 
+    images = list(images)
     inputs = {p.resolve() for p in (*images, *also_inputs)}
     claimed: dict[Path, Path] = {}
-    failed = 0
+    cleaned: set[Path] = set()
     for image_path in images:
+        paths: dict[str, Path] = {}
         try:
             paths = output_paths(image_path, out_dir if out_dir is not None else image_path.parent, plan)
             refuse_inputs(list(paths.values()), inputs)
             clash = next((claimed[p.resolve()] for p in paths.values() if p.resolve() in claimed), None)
             if clash is not None:
-                raise FusionmatError(f"{image_path}: its outputs would overwrite those of {clash}; use --out")
+                raise OutputError(f"{image_path}: its outputs would overwrite those of {clash}; use --out")
+            folder = next(iter(paths.values())).parent
+            if folder not in cleaned:
+                cleaned.add(folder)
+                clean_stale_temps(folder)
             rgb = read_image(image_path, dtype=np.uint8)
             write_outputs(rgb, alpha_for(image_path, rgb), paths, plan)
             claimed.update({p.resolve(): image_path for p in paths.values()})
-            click.echo(f"{image_path} -> {paths[shown]}")
+            yield Outcome(image_path, paths)
         except FusionmatError as exc:
-            failed += 1
-            echo_error(naming(image_path, exc))
-    if failed:
-        raise click.ClickException(f"{failed} of {len(images)} image(s) failed")
+            yield Outcome(image_path, paths, exc)
+
+
+def cutout(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The people of ``image`` as HxWx4 float32 RGBA: foreground colours estimated (no old
+    background in the hair), ``alpha`` as the fourth channel."""
+    from fusionmat.foreground import estimate_layers
+    from fusionmat.write import cutout_rgba
+
+    fg, _ = estimate_layers(image, alpha)
+    return cutout_rgba(fg, alpha)
+
+
+def composite_onto(image: np.ndarray, alpha: np.ndarray, background: "str | LoadedBackground",
+                   fit: str = "cover") -> np.ndarray:
+    """The people of ``image`` on a new background (HxWx3 float32 in [0, 1]).
+
+    ``background`` is what ``--bg`` takes ('#RRGGBB', 'blur[:SIGMA]', a picture's path) or a
+    :class:`LoadedBackground`; ``fit`` places a picture (cover, contain, stretch).
+    """
+    from fusionmat.compose import composite
+    from fusionmat.foreground import estimate_layers
+
+    loaded = load_background(background, fit) if isinstance(background, str) else background
+    fg, bg = estimate_layers(image, alpha)
+    return composite(fg, alpha, background_for(image, alpha, bg, loaded))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,27 @@ def _as_rgb_mode(im: Image.Image) -> Image.Image:
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
+@contextmanager
+def _decoding(path: Path):
+    """Decoding failures as one-line ImageReadErrors naming ``path``; decompression bombs refused."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise ImageReadError(f"{path}: permission denied") from None
+    except Image.UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not an image Pillow can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(f"{path}: too many pixels ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{path}: corrupt or truncated image ({exc})") from None
+
+
 def read_image(path: str | os.PathLike, *, dtype: type = np.float32) -> np.ndarray:
     """Read an image file as RGB.
 
@@ -84,25 +106,11 @@ def read_image(path: str | os.PathLike, *, dtype: type = np.float32) -> np.ndarr
         raise ValueError(f"dtype must be np.float32 or np.uint8, got {dtype!r}")
     convert = _to_rgb8 if dtype == np.uint8 else _to_rgb
     path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
-                ImageOps.exif_transpose(im, in_place=True)  # no copy of the decoded photo
-                rgb = convert(im)
-    except FileNotFoundError:
-        raise ImageReadError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ImageReadError(f"{path}: is a directory") from None
-    except PermissionError:
-        raise ImageReadError(f"{path}: permission denied") from None
-    except Image.UnidentifiedImageError:
-        raise ImageReadError(f"{path}: not an image Pillow can read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(f"{path}: too many pixels ({exc})") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{path}: corrupt or truncated image ({exc})") from None
+    with _decoding(path):
+        with Image.open(path) as im:
+            im.load()
+            ImageOps.exif_transpose(im, in_place=True)  # no copy of the decoded photo
+            rgb = convert(im)
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise ImageReadError(f"{path}: image is {w}x{h}, smaller than {MIN_SIDE} px on a side")
@@ -133,3 +141,34 @@ def to_float(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
         return image.astype(np.float32) * np.float32(1.0 / 255.0)
     return image.astype(np.float32, copy=False)
+
+
+def matte_values(im: Image.Image) -> np.ndarray:
+    """A decoded matte image as HxW float32 in [0, 1]: the alpha channel of an image with
+    transparency (a cut-out), else the grey level; 16-bit files scaled by 65535, 32-bit integer
+    ones by 65535 when they use more than 8 bits (else 255), float ones taken as [0, 1]."""
+    if _has_alpha(im):
+        return np.asarray(im.convert("RGBA"), np.float32)[:, :, 3] / 255.0
+    if im.mode.startswith("I;16"):
+        return np.asarray(im, np.float32) / 65535.0
+    if im.mode == "I":
+        values = np.asarray(im, np.float32)
+        return np.clip(values / (65535.0 if values.max(initial=0) > 255 else 255.0), 0.0, 1.0)
+    if im.mode == "F":
+        return np.clip(np.asarray(im, np.float32), 0.0, 1.0)
+    return np.asarray(im.convert("L"), np.float32) / 255.0
+
+
+def read_matte(path: str | os.PathLike) -> np.ndarray:
+    """Read a matte (or ground truth, or trimap) file as HxW float32 in [0, 1].
+
+    The one matte reader of the package (``compose --matte``, ``evaluate``, the benchmarks): see
+    :func:`matte_values` for how each kind of file maps to [0, 1]. EXIF orientation is applied,
+    as for photos. Raises ImageReadError with a one-line reason, as :func:`read_image`.
+    """
+    path = Path(path)
+    with _decoding(path):
+        with Image.open(path) as im:
+            im.load()
+            ImageOps.exif_transpose(im, in_place=True)
+            return matte_values(im)

@@ -6,8 +6,9 @@ the target of a write.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         return _write_in_place(path, write)  # /dev/stdout, a FIFO: never rename over it
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".part" + path.suffix,
+                                   dir=path.parent)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write there: {_reason(exc)}") from None
     os.close(fd)
@@ -44,6 +46,53 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?:(?P<pid>\d+)-)?[A-Za-z0-9_]{6,}\.part(?:\.[^./]*)?$")
+"""The name :func:`atomic_write` gives its temp file: ``.<target>.<pid>-<random>.part<suffix>``
+(files of earlier versions have no pid)."""
+UNOWNED_AGE = 3600.0
+"""A temp file that names no process is stale once it is this many seconds old."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, as another user's process
+        return True
+    return True
+
+
+def clean_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temp files that an interrupted fusionmat (SIGKILL, power loss) left in ``folder``.
+
+    A temp file is stale when the process that made it is gone (or, without a pid in its name,
+    when it is over an hour old); a running fusionmat's temp files are left alone. Returns the
+    files removed; a folder that cannot be listed gives an empty list.
+    """
+    import time
+
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = TEMP_NAME.match(entry.name)
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        pid = match.group("pid")
+        try:
+            stale = not _alive(int(pid)) if pid else now - entry.stat().st_mtime > UNOWNED_AGE
+            if stale:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
 
 
 def _write_in_place(path: Path, write: Callable[[str], None]) -> Path:
@@ -88,9 +137,10 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
     return out
 
 
-def save_image(path: str | os.PathLike, array: np.ndarray | Image.Image) -> Path:
+def save_image(path: str | os.PathLike, array: np.ndarray | Image.Image, *,
+               text: Mapping[str, str] | None = None) -> Path:
     """Save a float [0, 1] or uint8 array (HxW, HxWx3 or HxWx4), or a Pillow image, atomically;
-    the format comes from the suffix."""
+    the format comes from the suffix. ``text`` goes into a PNG's text chunks (ignored otherwise)."""
     im = array if isinstance(array, Image.Image) else Image.fromarray(to_uint8(array))
     suffix = Path(path).suffix.lower()
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}.get(suffix)
@@ -99,6 +149,12 @@ def save_image(path: str | os.PathLike, array: np.ndarray | Image.Image) -> Path
     if fmt == "JPEG" and im.mode == "RGBA":
         raise OutputError(f"{path}: JPEG cannot hold transparency; use .png")
     options = {"quality": JPEG_QUALITY} if fmt in ("JPEG", "WEBP") else {}
+    if fmt == "PNG" and text:
+        from PIL.PngImagePlugin import PngInfo
+
+        options["pnginfo"] = info = PngInfo()
+        for key, value in text.items():
+            info.add_text(key, value)
     if fmt == "JPEG":
         options["subsampling"] = 0  # 4:4:4: 4:2:0 halves the colour resolution and brings back hair halos
     return atomic_write(path, lambda tmp: im.save(tmp, format=fmt, **options))

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from fusionmat.batch import find_images, is_finished
+from fusionmat.folder import find_images
 from fusionmat.cli import main
-from fusionmat.cli.batch import default_out
+from fusionmat.runner import default_out
 from tests.conftest import requires_weights
 
 
@@ -29,17 +29,6 @@ def test_find_images_by_content(tmp_path):
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a.jpg", "broken.jpg", "no_suffix", "sub/b.png"]
     found, _ = find_images(tmp_path, recursive=True, exclude=tmp_path / "sub")
     assert "sub/b.png" not in [p.relative_to(tmp_path).as_posix() for p in found]
-
-
-def test_finished_means_every_output_exists_and_is_newer(tmp_path):
-    image, out = tmp_path / "a.png", tmp_path / "a_matting.png"
-    image.write_bytes(b"x")
-    assert not is_finished(image, [out])
-    out.write_bytes(b"y")
-    os.utime(image, (1000, 1000))
-    assert is_finished(image, [out])
-    os.utime(image, (time_now := out.stat().st_mtime + 10, time_now))
-    assert not is_finished(image, [out])  # the photo changed after its matte was written
 
 
 def test_default_output_folder_is_beside_the_input(tmp_path):
@@ -120,15 +109,13 @@ def test_fault_injection(tmp_path, astronaut):
 
 @requires_weights
 def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_path, astronaut, monkeypatch):
-    import importlib
-
-    batch_cli = importlib.import_module("fusionmat.cli.batch")  # the module, not the command it exports
+    import fusionmat.runner as runner
 
     photos, out = tmp_path / "photos", tmp_path / "out"
     photos.mkdir()
     for i in range(4):
         Image.fromarray(astronaut).resize((128, 128)).save(photos / f"p{i}.png")
-    real = batch_cli._engine_pass
+    real = runner.engine_pass_of
     calls = []
 
     def interrupted_on_third(*args):
@@ -137,12 +124,12 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_path, astronaut, monkeypat
             raise KeyboardInterrupt
         return real(*args)
 
-    monkeypatch.setattr(batch_cli, "_engine_pass", interrupted_on_third)
+    monkeypatch.setattr(runner, "engine_pass_of", interrupted_on_third)
     result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(out)])
     assert result.exit_code == 130 and "interrupted: 2 done" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["p0_concat.jpg", "p0_matting.png", "p1_concat.jpg",
                                                       "p1_matting.png"]
-    monkeypatch.setattr(batch_cli, "_engine_pass", real)
+    monkeypatch.setattr(runner, "engine_pass_of", real)
     result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(out)])
     assert result.exit_code == 0 and "2 done, 2 skipped" in result.output
 

@@ -70,6 +70,46 @@ def test_read_matte_keeps_16_bit(tmp_path):
     np.testing.assert_allclose(read_matte(tmp_path / "m.png"), [[0, 1, 32768 / 65535]], atol=1e-6)
 
 
+def test_an_rgba_ground_truth_is_scored_on_its_alpha(tmp_path):
+    """A cut-out given as ground truth: its transparency is the matte, not its colours."""
+    pred, gt = tmp_path / "pred", tmp_path / "gt"
+    pred.mkdir(), gt.mkdir()
+    alpha = np.zeros((20, 20), np.uint8)
+    alpha[5:15, 5:15] = 255
+    Image.fromarray(alpha).save(pred / "a.png")
+    rgba = np.dstack([np.full((20, 20, 3), 200, np.uint8), alpha])
+    Image.fromarray(rgba, "RGBA").save(gt / "a.png")
+    (row,) = evaluate_folders(pred, gt)
+    assert row.problem is None and row.scores["sad"] == 0.0
+
+
+def test_a_decompression_bomb_is_a_named_problem_not_a_crash(tmp_path):
+    pred, gt = tmp_path / "pred", tmp_path / "gt"
+    pred.mkdir(), gt.mkdir()
+    Image.new("1", (13000, 13000)).save(gt / "bomb.png")  # 169 MP, over twice Pillow's limit
+    Image.new("L", (20, 20)).save(pred / "bomb.png")
+    Image.new("L", (20, 20)).save(gt / "ok.png")
+    Image.new("L", (20, 20)).save(pred / "ok.png")
+    rows = evaluate_folders(pred, gt)
+    assert "too many pixels" in rows[0].problem and str(gt / "bomb.png") in rows[0].problem
+    assert rows[1].scores["sad"] == 0.0
+    result = CliRunner().invoke(main, ["evaluate", str(pred), str(gt)])
+    assert result.exit_code == 1 and "Traceback" not in result.output and "ok" in result.output
+
+
+def test_one_matte_reader_for_evaluate_and_compose(tmp_path, monkeypatch):
+    """A 16-bit TIFF matte has the same values in `evaluate` and in `compose --matte`."""
+    import fusionmat.cli.compose as compose_cli
+    from fusionmat.read import read_matte as shared_reader
+
+    values = np.array([[0, 51000, 65535, 200]] * 16, np.uint16)
+    Image.fromarray(values).save(tmp_path / "m.tif")
+    expected = values.astype(np.float32) / 65535.0
+    np.testing.assert_allclose(read_matte(tmp_path / "m.tif"), expected, atol=1e-6)
+    assert read_matte is shared_reader
+    np.testing.assert_allclose(compose_cli.matte_for(tmp_path / "m.tif", (16, 4)), expected, atol=1e-6)
+
+
 @pytest.mark.parametrize("fmt", ["table", "json", "csv"])
 def test_formats(folders, fmt):
     text = format_rows(evaluate_folders(*folders), fmt)

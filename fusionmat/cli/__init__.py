@@ -11,12 +11,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import click  # noqa: E402
 
 from fusionmat import __version__  # noqa: E402
-from fusionmat.cli.batch import batch  # noqa: E402
-from fusionmat.cli.compose import compose  # noqa: E402
-from fusionmat.cli.evaluate import evaluate  # noqa: E402
-from fusionmat.cli.export import export  # noqa: E402
-from fusionmat.cli.predict import predict  # noqa: E402
-from fusionmat.cli.weights import weights  # noqa: E402
+# Modules, not their commands, are imported: fusionmat.cli.batch stays the module (its command
+# is fusionmat.cli.batch.batch), so no command shadows the module it lives in.
+from fusionmat.cli import batch, compose, evaluate, export, predict, weights  # noqa: E402
 
 
 class Commands(click.Group):
@@ -54,11 +51,7 @@ def main() -> None:
     """
 
 
-main.add_command(predict)
-main.add_command(batch)
-main.add_command(compose)
-main.add_command(evaluate)
-main.add_command(export)
-main.add_command(weights)
+for _module in (predict, batch, compose, evaluate, export, weights):
+    main.add_command(getattr(_module, _module.__name__.rpartition(".")[2]))
 
 __all__ = ["main"]

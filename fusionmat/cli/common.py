@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from fusionmat.engines import DEFAULT_ENGINE, ENGINES
-from fusionmat.errors import FusionmatError
+from fusionmat.errors import FusionmatError, naming
 from fusionmat.refine import REFINE_CHOICES
 
 
@@ -60,7 +60,7 @@ def preprocess_options(command: Callable) -> Callable:
 
 def build_preprocessor(rotate: str, crop: str, aspect: str, threads: int | None):
     """A Preprocessor for the parsed options (None when every step is off); bad values are usage errors."""
-    from fusionmat.preprocess.chain import NOTHING, Preprocessor, Settings, parse_aspect, parse_crop, parse_rotate
+    from fusionmat.preprocess.chain import build_preprocessor as build, parse_aspect, parse_crop, parse_rotate
 
     parsed = {}
     for name, parse, text in (("rotate", parse_rotate, rotate), ("crop", parse_crop, crop),
@@ -69,11 +69,8 @@ def build_preprocessor(rotate: str, crop: str, aspect: str, threads: int | None)
             parsed[name] = parse(text)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=f"--{name}") from None
-    settings = Settings(**parsed)
-    if settings == NOTHING:
-        return None
     try:
-        return Preprocessor(settings, threads=threads)
+        return build(**parsed, threads=threads)
     except FusionmatError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -94,7 +91,7 @@ def steps_saver(steps_dir: Path | None, stem: str) -> Callable | None:
 
 
 def engine_matte(engine, refine: str, preprocessor, steps_dir: Path | None) -> Callable:
-    """``alpha_for(path, rgb)`` for :func:`~fusionmat.cli.outputs.write_each`: the full pipeline,
+    """``alpha_for(path, rgb)`` for :func:`~fusionmat.outputs.write_each`: the full pipeline,
     its warnings reported as one line naming the file, its steps saved when asked."""
     from fusionmat.pipeline import matte_image
 
@@ -107,7 +104,7 @@ def engine_matte(engine, refine: str, preprocessor, steps_dir: Path | None) -> C
 
 def background_or_exit(text: str | None, fit: str):
     """The loaded ``--bg`` (None when not given); a bad value or unreadable picture is a usage error."""
-    from fusionmat.cli.outputs import load_background
+    from fusionmat.outputs import load_background
 
     if text is None:
         return None
@@ -160,14 +157,23 @@ def build_engine(engine: str, threads: int | None, **engine_options):
         raise click.ClickException(str(exc)) from None
 
 
-def naming(path, exc: Exception) -> str:
-    """The error's message, led by ``path`` unless it already names it (one line per file)."""
-    text = str(exc)
-    return text if str(path) in text else f"{path}: {text}"
-
-
 def echo_error(message: str) -> None:
     click.secho(f"error: {message}", fg="red", err=True)
+
+
+def echo_outcomes(outcomes, shown: str) -> None:
+    """Print ``image -> output`` for each :class:`~fusionmat.outputs.Outcome`, or its one-line
+    error; at the end a ClickException (exit 1) says how many failed."""
+    total = failed = 0
+    for outcome in outcomes:
+        total += 1
+        if outcome.error is None:
+            click.echo(f"{outcome.image} -> {outcome.outputs[shown]}")
+        else:
+            failed += 1
+            echo_error(naming(outcome.image, outcome.error))
+    if failed:
+        raise click.ClickException(f"{failed} of {total} image(s) failed")
 
 
 def echo_warning(message: str) -> None:

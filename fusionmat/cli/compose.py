@@ -5,18 +5,18 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (background_or_exit, build_engine, build_preprocessor, engine_options,
-                                  preprocess_options, engine_matte)
-from fusionmat.cli.outputs import OutputPlan, write_each
+from fusionmat.cli.common import (background_or_exit, build_engine, build_preprocessor, echo_outcomes,
+                                  engine_matte, engine_options, preprocess_options)
+from fusionmat.outputs import OutputPlan, write_each
 from fusionmat.compose import FITS
 from fusionmat.errors import FusionmatError
 
 
-def read_matte(path: Path, shape: tuple[int, int]):
-    """A matte file as HxW float32 in [0, 1]; it must have the photo's size."""
-    from fusionmat.read import read_image
+def matte_for(path: Path, shape: tuple[int, int]):
+    """A matte file as HxW float32 in [0, 1] (:func:`fusionmat.read.read_matte`); it must have the photo's size."""
+    from fusionmat.read import read_matte
 
-    alpha = read_image(path)[..., 0]
+    alpha = read_matte(path)
     if alpha.shape != shape:
         raise FusionmatError(f"{path}: matte is {alpha.shape[1]}x{alpha.shape[0]}, "
                              f"the photo is {shape[1]}x{shape[0]}")
@@ -57,9 +57,10 @@ def compose(images, background, fit, matte_file, out_dir, png, engine, weights_f
     plan = OutputPlan(background=background_or_exit(background, fit), composite_format="png" if png else "jpg",
                       matte_and_preview=False)
     if matte_file is not None:
-        write_each(images, out_dir, plan, lambda _, rgb: read_matte(matte_file, rgb.shape[:2]),
-                   shown="composite", also_inputs=(matte_file,))
+        echo_outcomes(write_each(images, out_dir, plan, lambda _, rgb: matte_for(matte_file, rgb.shape[:2]),
+                                 also_inputs=(matte_file,)), shown="composite")
         return
     loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
     preprocessor = build_preprocessor(rotate, crop, aspect, threads)
-    write_each(images, out_dir, plan, engine_matte(loaded, refine, preprocessor, steps_dir), shown="composite")
+    echo_outcomes(write_each(images, out_dir, plan, engine_matte(loaded, refine, preprocessor, steps_dir)),
+                  shown="composite")

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (build_engine, build_preprocessor, engine_options, preprocess_options,
-                                  engine_matte)
-from fusionmat.cli.outputs import OutputPlan, write_each
+from fusionmat.cli.common import (build_engine, build_preprocessor, echo_outcomes, engine_matte, engine_options,
+                                  preprocess_options)
+from fusionmat.outputs import OutputPlan, write_each
 
 
 @click.command()
@@ -39,4 +39,4 @@ def predict(images, out_dir, cutout, engine, weights_file, size, partial, refine
     loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
     preprocessor = build_preprocessor(rotate, crop, aspect, threads)
     alpha_for = engine_matte(loaded, refine, preprocessor, steps_dir)
-    write_each(images, out_dir, OutputPlan(cutout=cutout), alpha_for, shown="matting")
+    echo_outcomes(write_each(images, out_dir, OutputPlan(cutout=cutout), alpha_for), shown="matting")

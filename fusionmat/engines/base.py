@@ -13,7 +13,9 @@ needs to know, so neither the pipeline nor the CLI names an engine:
 - ``refine``: the refinement the pipeline applies by default ('closed-form' for a coarse
   segmentation, 'none' for a true matting network);
 - ``upsample``: how the pipeline brings its output to the image's size ('guided' keeps a
-  matting network's edges on the photo's edges; 'bilinear').
+  matting network's edges on the photo's edges; 'bilinear');
+- ``settings()``: what, besides its name, makes its mattes differ (a batch re-run redoes an
+  image whose matte was made with other settings).
 """
 from __future__ import annotations
 
@@ -40,6 +42,10 @@ class Engine(ABC):
     def input_size(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) of the grid the engine works on for an image of that size (default: that size)."""
         return height, width
+
+    def settings(self) -> dict:
+        """The engine's name and every option of this instance that changes its mattes."""
+        return {"engine": self.name}
 
     @abstractmethod
     def predict(self, image: np.ndarray) -> np.ndarray:

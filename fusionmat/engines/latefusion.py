@@ -94,6 +94,12 @@ class LateFusionEngine(Engine):
     def input_size(self, height: int, width: int) -> tuple[int, int]:
         return self.size or inference_size(height, width, self.long_side)
 
+    def settings(self) -> dict:
+        from fusionmat.resume import file_identity
+
+        return {"engine": self.name, "weights": file_identity(self.weights_path), "size": self.size,
+                "long_side": self.long_side, "partial": bool(self.load_report.skipped_missing)}
+
     def predict(self, image: np.ndarray) -> np.ndarray:
         resized = resize_to(image, *self.input_size(*image.shape[:2]))
         alpha = self.forward(preprocess(np.clip(to_float(resized), 0.0, 1.0))[None])["alpha"][0]

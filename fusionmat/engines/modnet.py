@@ -80,6 +80,10 @@ class ModnetEngine(Engine):
     def input_size(self, height: int, width: int) -> tuple[int, int]:
         return inference_size(height, width, self.long_side)
 
+    def settings(self) -> dict:
+        return {"engine": self.name, "long_side": self.long_side, "flip": self.flip,
+                "people_only": self.people is not None}
+
     def run(self, image: np.ndarray) -> np.ndarray:
         """The network's matte for an image already at an allowed size (hxwx3 float in [0, 1])."""
         x = (np.transpose(image, (2, 0, 1))[None] * np.float32(2.0) - np.float32(1.0)).astype(np.float32)

@@ -62,6 +62,9 @@ class SelfieEngine(Engine):
         ]
         self.zoom = zoom
 
+    def settings(self) -> dict:
+        return {"engine": self.name, "zoom": self.zoom}
+
     def _segment(self, image: np.ndarray) -> np.ndarray:
         """Weighted, flip-averaged probability of both models, on the image's grid."""
         h, w = image.shape[:2]

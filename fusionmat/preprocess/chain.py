@@ -165,3 +165,15 @@ def invert(steps: list[Transformed]) -> Callable[[np.ndarray], np.ndarray]:
         return matte
 
     return inverse
+
+
+def build_preprocessor(rotate="auto", crop="auto", aspect="none", *, threads: int | None = None,
+                       detectors: dict | None = None) -> Preprocessor | None:
+    """A :class:`Preprocessor` for settings given as text (as on the command line) or as values;
+    None when every step is off. A bad value raises ValueError saying which."""
+    parsed = {}
+    for name, parse, value in (("rotate", parse_rotate, rotate), ("crop", parse_crop, crop),
+                               ("aspect", parse_aspect, aspect)):
+        parsed[name] = parse(value) if isinstance(value, str) else value
+    settings = Settings(**parsed)
+    return None if settings == NOTHING else Preprocessor(settings, threads=threads, detectors=detectors)
