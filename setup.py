@@ -11,6 +11,8 @@ LATEFUSION = ["tensorflow>=2.16", "tf_keras>=2.16", "h5py>=3.10"]
 """The paper's network (`--engine latefusion`): about 1.9 GB that the default engine never uses."""
 EXPORT = [*LATEFUSION, "tf2onnx>=1.16", "onnx>=1.16", "coremltools>=8.0"]
 """`fusionmat export`: the Late Fusion network and the converters."""
+RAY = ["ray[data]>=2.40", "fsspec>=2024.6", "universal_pathlib>=0.2.5"]
+"""`fusionmat batch --executor ray` and fsspec URLs (add the store's back end: s3fs, gcsfs, ...)."""
 
 setup(
     name="fusionmat",
@@ -35,7 +37,8 @@ setup(
     extras_require={
         "latefusion": LATEFUSION,
         "export": EXPORT,
-        "test": ["pytest>=8", "scikit-image>=0.22", *EXPORT],
+        "ray": RAY,
+        "test": ["pytest>=8", "scikit-image>=0.22", *EXPORT, *RAY],
     },
     entry_points={"console_scripts": ["fusionmat=fusionmat.cli:main"]},
 )

@@ -14,8 +14,10 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", "
 
 def looks_like_image(path: Path) -> bool:
     """True when Pillow recognises the file's header (the content decides, not the suffix)."""
+    from fusionmat.storage import opened
+
     try:
-        with Image.open(path):
+        with opened(path) as source, Image.open(source):
             return True
     except Exception:  # noqa: BLE001 - any failure to open means "not recognised"
         return False
@@ -23,6 +25,11 @@ def looks_like_image(path: Path) -> bool:
 
 def walk_files(root: Path, *, recursive: bool, exclude: Path | None = None) -> Iterable[Path]:
     """Regular files under ``root`` in a stable order, skipping hidden ones and ``exclude``'s tree."""
+    from fusionmat.storage import is_remote
+
+    if is_remote(root):
+        yield from _walk_remote(root, recursive=recursive, exclude=exclude)
+        return
     skip = exclude.resolve() if exclude is not None else None
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
@@ -32,6 +39,19 @@ def walk_files(root: Path, *, recursive: bool, exclude: Path | None = None) -> I
                 yield Path(folder) / name
         if not recursive:
             return
+
+
+def _walk_remote(root, *, recursive: bool, exclude=None) -> Iterable:
+    """:func:`walk_files` on an object store (fsspec): objects under ``root``, by name."""
+    skip = str(exclude).rstrip("/") + "/" if exclude is not None else None
+    base = str(root).rstrip("/") + "/"
+    found = root.rglob("*") if recursive else root.iterdir()
+    for path in sorted(found, key=str):
+        rel = str(path)[len(base):] if str(path).startswith(base) else path.name
+        if any(part.startswith(".") for part in rel.split("/")) or (skip and str(path).startswith(skip)):
+            continue
+        if path.is_file():
+            yield path
 
 
 def find_images(root: Path, *, recursive: bool, exclude: Path | None = None) -> tuple[list[Path], int]:

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from fusionmat.errors import ImageReadError
+from fusionmat.storage import as_path, opened
 
 MIN_SIDE = 16
 """Smallest width or height accepted; smaller images carry no usable subject."""
@@ -105,9 +106,9 @@ def read_image(path: str | os.PathLike, *, dtype: type = np.float32) -> np.ndarr
     if dtype not in (np.float32, np.uint8):
         raise ValueError(f"dtype must be np.float32 or np.uint8, got {dtype!r}")
     convert = _to_rgb8 if dtype == np.uint8 else _to_rgb
-    path = Path(path)
-    with _decoding(path):
-        with Image.open(path) as im:
+    path = as_path(path)
+    with _decoding(path), opened(path) as source:
+        with Image.open(source) as im:
             im.load()
             ImageOps.exif_transpose(im, in_place=True)  # no copy of the decoded photo
             rgb = convert(im)
@@ -166,9 +167,9 @@ def read_matte(path: str | os.PathLike) -> np.ndarray:
     :func:`matte_values` for how each kind of file maps to [0, 1]. EXIF orientation is applied,
     as for photos. Raises ImageReadError with a one-line reason, as :func:`read_image`.
     """
-    path = Path(path)
-    with _decoding(path):
-        with Image.open(path) as im:
+    path = as_path(path)
+    with _decoding(path), opened(path) as source:
+        with Image.open(source) as im:
             im.load()
             ImageOps.exif_transpose(im, in_place=True)
             return matte_values(im)

@@ -51,9 +51,10 @@ def settings_key(settings: Mapping) -> str:
 
 
 def source_stamp(image: str | os.PathLike) -> dict:
-    """The input's size and modification time, as recorded in its matte."""
-    st = Path(image).stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    """The input's size and modification time (an object's ETag or time), as recorded in its matte."""
+    from fusionmat.storage import as_path, identity
+
+    return identity(as_path(image))
 
 
 def stamp(image: str | os.PathLike, key: str) -> str:
@@ -65,8 +66,10 @@ def read_stamp(matte: str | os.PathLike) -> str | None:
     """The stamp in a matte PNG (read from its header, without decoding the pixels), or None."""
     from PIL import Image
 
+    from fusionmat.storage import as_path, opened
+
     try:
-        with Image.open(matte) as im:
+        with opened(as_path(matte)) as source, Image.open(source) as im:
             return im.info.get(STAMP_KEY)
     except Exception:  # noqa: BLE001 - missing, unreadable or not a PNG: not up to date
         return None
@@ -75,7 +78,7 @@ def read_stamp(matte: str | os.PathLike) -> str | None:
 def is_up_to_date(image: str | os.PathLike, outputs: Mapping[str, Path], key: str) -> bool:
     """True when every output (by kind) exists and the matte's stamp is the one this run would write."""
     matte = outputs.get("matting")
-    if matte is None or not all(Path(p).is_file() for p in outputs.values()):
+    if matte is None or not all(p.is_file() for p in outputs.values()):
         return False
     try:
         expected = stamp(image, key)

@@ -28,8 +28,24 @@ from fusionmat.pipeline import EnginePass
 
 def default_out(folder: Path) -> Path:
     """``<folder>_matting`` next to the input folder: outputs never mix with inputs."""
-    folder = Path(folder).resolve()
+    from fusionmat.storage import as_path, is_remote
+
+    folder = as_path(folder)
+    if not is_remote(folder):
+        folder = folder.resolve()
     return folder.parent / f"{folder.name}_matting"
+
+
+def same_place(a, b) -> bool:
+    """True when two folders (paths or URLs) are the same one."""
+    from fusionmat.storage import is_remote
+
+    if is_remote(a) or is_remote(b):
+        return str(a).rstrip("/") == str(b).rstrip("/")
+    return Path(a).resolve() == Path(b).resolve()
+
+
+EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -110,13 +126,14 @@ def plan_jobs(images: list[Path], src: Path, out_root: Path, plan: OutputPlan, k
     outputs are up to date are added to ``report.skipped``, and images whose outputs would collide
     with another's (same stem) to ``report.failed``. Stale temp files in the output folders go."""
     from fusionmat.resume import is_up_to_date
+    from fusionmat.storage import child, is_remote, relative_folder
     from fusionmat.write import clean_stale_temps
 
     jobs: list[Job] = []
-    claimed: dict[Path, Path] = {}
-    folders: set[Path] = set()
+    claimed: dict = {}
+    folders: set = set()
     for path in images:
-        folder = out_root / path.parent.relative_to(src)
+        folder = child(out_root, relative_folder(path, src))
         paths = output_paths(path, folder, plan)
         clash = next((claimed[p] for p in paths.values() if p in claimed), None)
         if clash is not None:
@@ -125,7 +142,8 @@ def plan_jobs(images: list[Path], src: Path, out_root: Path, plan: OutputPlan, k
         claimed.update({p: path for p in paths.values()})
         if folder not in folders:
             folders.add(folder)
-            report.stale_temps_removed += len(clean_stale_temps(folder))
+            if not is_remote(folder):  # an object store gets whole objects only: no temp files there
+                report.stale_temps_removed += len(clean_stale_temps(folder))
         if not overwrite and is_up_to_date(path, paths, key):
             report.skipped.append(str(path))
         else:
@@ -239,21 +257,26 @@ def run_local(jobs: list[Job], engine: Engine, *, refine: str, preprocessor, pla
 def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine | str | None = None,
               refine: str = "auto", rotate="auto", crop="auto", aspect="none", recursive: bool = False,
               cutout: bool = False, background: str | None = None, fit: str = "cover", overwrite: bool = False,
-              workers: int = 2, threads: int | None = None,
-              on_event: Callable[[Event], None] | None = None) -> Report:
+              workers: int = 2, threads: int | None = None, engine_options: dict | None = None,
+              executor: str = "local", address: str | None = None, concurrency: int = 1,
+              cpus_per_actor: float = 1.0, on_event: Callable[[Event], None] | None = None) -> Report:
     """Mattes and previews (and cut-outs, composites) for every image in folder ``src``.
 
     Parameters
     ----------
-    src : folder of photos (found by content; see :func:`fusionmat.folder.find_images`).
+    src : folder of photos (found by content; see :func:`fusionmat.folder.find_images`), a
+        path or an fsspec URL (``s3://bucket/shoot``; needs ``fusionmat[ray]``).
     out : output folder, mirroring ``src``'s tree (default ``<src>_matting`` beside it).
-    engine : a loaded engine or an engine name (default: the default engine).
+    engine : an engine name (default: the default engine) or, for the local executor, a loaded engine.
+    engine_options : keyword options of the engine (``{"long_side": 640}``).
     refine, rotate, crop, aspect : as :func:`fusionmat.matte`.
     recursive : also sub-folders.
     cutout : also ``<stem>_cutout.png``.
     background, fit : also ``<stem>_composite.jpg`` on this background ('#RRGGBB', 'blur[:S]', a picture).
     overwrite : redo images whose outputs are up to date (otherwise they are skipped).
-    workers : threads that decode and encode while the engine runs.
+    workers : threads that decode and encode while the engine runs (local executor).
+    executor : 'local' (threads) or 'ray' (Ray Data: :mod:`fusionmat.ray_runner`), with the
+        cluster's ``address`` (default: a local Ray), ``concurrency`` actors of ``cpus_per_actor`` CPUs.
     on_event : called with each :class:`Event` (done, failed, warning) as it happens.
 
     Returns
@@ -267,21 +290,38 @@ def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine 
     from fusionmat.pipeline import refine_method
     from fusionmat.preprocess.chain import build_preprocessor
 
-    src = Path(src)
+    from fusionmat.storage import as_path
+
+    src = as_path(src)
     if not src.is_dir():
         raise FusionmatError(f"{src}: not a folder")
-    out_root = Path(out) if out is not None else default_out(src)
-    if out_root.resolve() == src.resolve():
+    out_root = as_path(out) if out is not None else default_out(src)
+    if same_place(out_root, src):
         raise ValueError("the output folder must not be the input folder")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     plan = OutputPlan(cutout=cutout, background=load_background(background, fit) if background else None)
     preprocessor = build_preprocessor(rotate, crop, aspect, threads=threads)
-    loaded = engine if isinstance(engine, Engine) else load_engine(engine or DEFAULT_ENGINE, threads=threads)
+    options = dict(engine_options or {})
+    if isinstance(engine, Engine):
+        if executor != "local":
+            raise ValueError("a loaded engine runs only locally; give the engine's name for executor 'ray'")
+        loaded = engine
+    else:
+        loaded = load_engine(engine or DEFAULT_ENGINE, threads=threads, **options)
     method = refine_method(loaded, refine)
     report = Report()
     images, report.ignored = find_images(src, recursive=recursive, exclude=out_root)
     key = batch_key(loaded, method, preprocessor, plan)
     jobs = plan_jobs(images, src, out_root, plan, key, overwrite=overwrite, report=report)
     report.start = time.perf_counter()
+    if executor == "ray":
+        from fusionmat.ray_runner import run_ray
+
+        return run_ray(jobs, engine=loaded.name, engine_options=options, refine=method,
+                       settings=preprocessor.settings if preprocessor is not None else None, plan=plan, key=key,
+                       report=report, concurrency=concurrency, cpus_per_actor=cpus_per_actor, address=address,
+                       on_event=on_event)
     return run_local(jobs, loaded, refine=method, preprocessor=preprocessor, plan=plan, key=key, report=report,
                      workers=workers, on_event=on_event)
 

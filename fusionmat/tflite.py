@@ -2,31 +2,10 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 
-
-@contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for the duration: LiteRT prints an INFO line from C++
-    ("Created TensorFlow Lite XNNPACK delegate") when it allocates an interpreter's tensors."""
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-    except OSError:  # no descriptor 2 to redirect: nothing to silence
-        yield
-        return
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+from fusionmat.quiet import native_stderr_silenced
 
 
 class TFLiteModel:

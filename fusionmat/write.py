@@ -25,7 +25,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     Any failure to write (a full disk, a read-only folder, a folder that is a file, an image an
     encoder refuses) is an OutputError naming ``path`` and the reason; the temp file is removed.
     """
-    path = Path(path)
+    from fusionmat.storage import as_path, is_remote
+
+    path = as_path(path)
+    if is_remote(path):
+        return _write_and_upload(path, write)
     if path.exists() and not path.is_file() and not path.is_dir():
         return _write_in_place(path, write)  # /dev/stdout, a FIFO: never rename over it
     try:
@@ -95,6 +99,23 @@ def clean_stale_temps(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def _write_and_upload(path, write: Callable[[str], None]):
+    """A remote target (an object store): written to a local temp file, then put in one upload,
+    so the object appears whole or not at all."""
+    from fusionmat.storage import upload
+
+    fd, tmp = tempfile.mkstemp(prefix=".fusionmat-upload.", suffix=".part" + path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        upload(tmp, path)
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{path}: could not be written: {_reason(exc)}") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
 def _write_in_place(path: Path, write: Callable[[str], None]) -> Path:
     """Write straight into an existing target that is not a regular file (a device or a pipe)."""
     try:
@@ -142,7 +163,9 @@ def save_image(path: str | os.PathLike, array: np.ndarray | Image.Image, *,
     """Save a float [0, 1] or uint8 array (HxW, HxWx3 or HxWx4), or a Pillow image, atomically;
     the format comes from the suffix. ``text`` goes into a PNG's text chunks (ignored otherwise)."""
     im = array if isinstance(array, Image.Image) else Image.fromarray(to_uint8(array))
-    suffix = Path(path).suffix.lower()
+    from fusionmat.storage import as_path
+
+    suffix = as_path(path).suffix.lower()
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}.get(suffix)
     if fmt is None:
         raise OutputError(f"{path}: unsupported output format {suffix!r} (use .png, .jpg, .webp or .tif)")
@@ -196,6 +219,8 @@ def cutout_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 def refuse_inputs(outputs: list[Path], inputs: set[Path]) -> None:
     """Raise OutputError if any output path is one of the inputs (by resolved path)."""
+    from fusionmat.storage import is_remote
+
     for out in outputs:
-        if out.resolve() in inputs:
+        if (out if is_remote(out) else out.resolve()) in inputs:
             raise OutputError(f"{out}: refusing to overwrite an input file")

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (background_or_exit, build_engine, build_preprocessor, echo_error, engine_options,
-                                  preprocess_options, refine_method_or_exit, steps_saver)
+from fusionmat.cli.common import (background_or_exit, build_engine, build_preprocessor, echo_error, engine_kwargs,
+                                  engine_options, preprocess_options, refine_method_or_exit, steps_saver)
 from fusionmat.compose import FITS
 from fusionmat.errors import FusionmatError
 
 
 @click.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder; the input tree is mirrored under it [default: FOLDER_matting next to FOLDER].")
+@click.argument("folder", callback=lambda ctx, param, value: location(value, param, must_exist=True))
+@click.option("--out", "out_dir", default=None, callback=lambda ctx, param, value: location(value, param),
+              help="Output folder or URL; the input tree is mirrored under it [default: FOLDER_matting next to FOLDER].")
 @click.option("-r", "--recursive", is_flag=True, help="Also process sub-folders.")
 @click.option("--cutout", is_flag=True, help="Also write <stem>_cutout.png (RGBA, foreground colours estimated).")
 @click.option("--bg", "background", default=None, metavar="FILE|#RRGGBB|blur[:SIGMA]",
@@ -31,10 +31,18 @@ from fusionmat.errors import FusionmatError
               help="Write a JSON report (done, skipped, failed with reasons, images/s) to this file; - for stdout.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="Threads that decode and encode images while the engine works.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: threads on this machine; ray: Ray Data actors (pip install 'fusionmat[ray]').")
+@click.option("--address", default=None, help="ray: the cluster to join (e.g. ray://head:10001) [default: a local Ray].")
+@click.option("--concurrency", type=click.IntRange(min=1, max=100000), default=1, show_default=True,
+              help="ray: number of actors, each with its own engine.")
+@click.option("--cpus-per-actor", type=click.FloatRange(min=0.1, max=1024), default=1.0, show_default=True,
+              help="ray: CPUs reserved by each actor (and its engine's threads).")
 @engine_options
 @preprocess_options
-def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_report, workers,
-          engine, weights_file, size, partial, refine, threads, rotate, crop, aspect, steps_dir):
+def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_report, workers, executor, address,
+          concurrency, cpus_per_actor, engine, weights_file, size, partial, refine, threads, rotate, crop, aspect,
+          steps_dir):
     """Write mattes and previews for every image in FOLDER.
 
     Images are found by content (a photo without a suffix is taken; a corrupt
@@ -49,17 +57,19 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
       fusionmat batch shoot/                      # -> shoot_matting/
       fusionmat batch shoot/ -r --out mattes/ --crop auto --json report.json
       fusionmat batch shoot/ --bg '#ffffff' --cutout --workers 4
+      fusionmat batch s3://bucket/shoot --out s3://bucket/mattes --executor ray --concurrency 8
     """
     from tqdm import tqdm
 
     from fusionmat.folder import find_images
     from fusionmat.outputs import OutputPlan
-    from fusionmat.runner import Report, batch_key, default_out, plan_jobs, run_local
+    from fusionmat.runner import Report, batch_key, default_out, plan_jobs, run_local, same_place
 
     out_root = out_dir if out_dir is not None else default_out(folder)
-    if out_root.resolve() == folder.resolve():
+    if same_place(out_root, folder):
         raise click.BadParameter("the output folder must not be the input folder", param_hint="--out")
     plan = OutputPlan(cutout=cutout, background=background_or_exit(background, fit))
+    options = engine_kwargs(engine, threads, weights=weights_file, size=size, partial=partial)
     loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
     preprocessor = build_preprocessor(rotate, crop, aspect, threads)
     method = refine_method_or_exit(loaded, refine)
@@ -84,15 +94,47 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
         bar.update(1)
 
     try:
-        run_local(jobs, loaded, refine=method, preprocessor=preprocessor, plan=plan, key=key, report=report,
-                  workers=workers, on_event=show, on_steps=lambda path: steps_saver(steps_dir, path.stem))
+        if executor == "ray":
+            from fusionmat.ray_runner import run_ray
+
+            options.pop("threads", None)
+            run_ray(jobs, engine=engine, engine_options=options, refine=method,
+                    settings=preprocessor.settings if preprocessor is not None else None, plan=plan, key=key,
+                    report=report, concurrency=concurrency, cpus_per_actor=cpus_per_actor, address=address,
+                    on_event=show)
+        else:
+            run_local(jobs, loaded, refine=method, preprocessor=preprocessor, plan=plan, key=key, report=report,
+                      workers=workers, on_event=show, on_steps=lambda path: steps_saver(steps_dir, path.stem))
+    except FusionmatError as exc:
+        bar.close()
+        raise click.ClickException(str(exc)) from None
     finally:
         bar.close()
     finish(report, json_report, images)
 
 
+def location(value: str | None, param, *, must_exist: bool = False):
+    """A folder argument: a local path (which must be a folder when ``must_exist``) or an fsspec URL."""
+    from fusionmat.storage import as_path, is_remote
+
+    if value is None:
+        return None
+    try:
+        path = as_path(value)
+    except FusionmatError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+    if is_remote(path):
+        return path
+    if must_exist and not path.is_dir():
+        raise click.BadParameter(f"{value}: {'not a folder' if path.exists() else 'no such folder'}", param=param)
+    if path.exists() and not path.is_dir():
+        raise click.BadParameter(f"{value}: is a file, not a folder", param=param)
+    return path
+
+
 def finish(report, json_report: Path | None, images: list[Path]) -> None:
     """The summary, the ``--json`` report and the exit status (130 interrupted, 1 failures)."""
+    from fusionmat.storage import is_remote
     from fusionmat.write import atomic_write, refuse_inputs
 
     click.echo(report.summary(), err=True)
@@ -104,7 +146,7 @@ def finish(report, json_report: Path | None, images: list[Path]) -> None:
             click.echo(text)
         else:
             try:
-                refuse_inputs([json_report], {p.resolve() for p in images})
+                refuse_inputs([json_report], {p if is_remote(p) else p.resolve() for p in images})
                 atomic_write(json_report, lambda tmp: Path(tmp).write_text(text))
             except FusionmatError as exc:
                 echo_error(str(exc))

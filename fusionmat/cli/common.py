@@ -130,13 +130,13 @@ OPTION_FLAGS = {"weights": "--weights", "size": "--size", "partial": "--partial"
 """Engine options the commands take, by the name of the engine's keyword option."""
 
 
-def build_engine(engine: str, threads: int | None, **engine_options):
-    """Load the chosen engine once; a FusionmatError becomes a one-line CLI error.
+def engine_kwargs(engine: str, threads: int | None, **engine_options) -> dict:
+    """The keyword options for :func:`fusionmat.engines.load_engine` from the command line's.
 
     ``engine_options`` are the options of :data:`OPTION_FLAGS` as given (None or False when
     not); giving one that the engine does not take (its ``options``) is a usage error.
     """
-    from fusionmat.engines import engine_class, load_engine
+    from fusionmat.engines import engine_class
 
     cls = engine_class(engine)
     given = {k: v for k, v in engine_options.items() if v not in (None, False)}
@@ -151,6 +151,15 @@ def build_engine(engine: str, threads: int | None, **engine_options):
             options[name] = cls.parse_option(name, value)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=OPTION_FLAGS[name]) from None
+    return options
+
+
+def build_engine(engine: str, threads: int | None, **engine_options):
+    """Load the chosen engine once (options as :func:`engine_kwargs`); a FusionmatError becomes a
+    one-line CLI error."""
+    from fusionmat.engines import load_engine
+
+    options = engine_kwargs(engine, threads, **engine_options)
     try:
         return reporting_warnings(f"engine {engine}", load_engine, engine, **options)
     except FusionmatError as exc:
