@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/export.py --weights latefusion.h5 [--size 512x512] [--out DIR]
-    python benchmarks/export.py --recipe [--size 96x64]     # the reference's recipe weights
+    python benchmarks/export.py --recipe [--size 64x96]     # the reference's recipe weights
 
 Each export is run back through its runtime here (SavedModel: TensorFlow, TFLite: LiteRT,
 ONNX: onnxruntime; Core ML needs macOS to predict) and compared with the Keras model on one
@@ -54,7 +54,7 @@ def run_export(fmt: str, path: Path, image: np.ndarray) -> np.ndarray | None:
 @click.command()
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
 @click.option("--recipe", is_flag=True, help="Use the deterministic recipe weights (tests/latefusion_fixtures.py).")
-@click.option("--size", default="96x64", show_default=True)
+@click.option("--size", default="64x96", show_default=True, help="WIDTHxHEIGHT.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the exports here (default: a temporary folder).")
 def main(weights, recipe, size, out):

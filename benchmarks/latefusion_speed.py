@@ -35,11 +35,11 @@ print(f"{h}x{w}: forward wall {min(walls):.2f} s, CPU {min(cpus):.2f} s (best of
 
 
 @click.command()
-@click.option("--sizes", default="512x512,800x800", show_default=True)
+@click.option("--sizes", default="512x512,800x800", show_default=True, help="WIDTHxHEIGHT, comma-separated.")
 @click.option("--repeat", default=3, show_default=True)
 def main(sizes, repeat):
     for size in sizes.split(","):
-        h, w = size.split("x")
+        w, h = size.split("x")  # WIDTHxHEIGHT, as everywhere
         out = subprocess.run([sys.executable, "-c", CHILD, h, w, str(repeat)], capture_output=True, text=True)
         click.echo(out.stdout.strip() or out.stderr.strip().splitlines()[-1])
 

@@ -18,6 +18,7 @@ class Background:
     """What to put behind the subject: exactly one of ``colour``, ``path`` or ``blur``.
 
     colour : RGB floats in [0, 1].
+    opacity : the colour's opacity in [0, 1]; below 1 the composite keeps transparency (RGBA).
     path : an image file, fitted to the photo (see :func:`fit_background`).
     blur : Gaussian sigma for a 1000 px long side; the photo's own background, blurred.
     """
@@ -25,12 +26,45 @@ class Background:
     colour: tuple[float, float, float] | None = None
     path: Path | None = None
     blur: float | None = None
+    opacity: float = 1.0
+
+    @property
+    def translucent(self) -> bool:
+        """True when the composite needs an alpha channel (PNG or WebP, not JPEG)."""
+        return self.colour is not None and self.opacity < 1.0
+
+
+TRANSPARENT = "transparent"
+
+
+def parse_colour(spec: str) -> tuple[tuple[float, float, float], float] | None:
+    """(RGB in [0, 1], opacity) for a colour: '#rgb', '#rrggbb', '#rrggbbaa', a CSS name
+    ('white'), 'rgb(...)' or 'transparent'; None when ``spec`` is not written as a colour.
+    ValueError for something written as a colour that is not one ('#ff80')."""
+    from PIL import ImageColor
+
+    if spec.lower() == TRANSPARENT:
+        return (0.0, 0.0, 0.0), 0.0
+    looks_like_colour = spec.startswith("#") or spec.lower() in ImageColor.colormap or re.fullmatch(
+        r"(rgb|rgba|hsl|hsv|hsb)\(.*\)", spec.lower())
+    if not looks_like_colour:
+        return None
+    try:
+        r, g, b, a = ImageColor.getcolor(spec, "RGBA")
+    except ValueError:
+        raise ValueError(f"background colour must be #RGB, #RRGGBB, #RRGGBBAA, a colour name or "
+                         f"'transparent', got {spec!r}") from None
+    return (r / 255.0, g / 255.0, b / 255.0), a / 255.0
 
 
 def parse_background(spec: str) -> Background:
-    """'#RRGGBB', 'blur' or 'blur:SIGMA', or an image file's path."""
-    if re.fullmatch(r"#[0-9a-fA-F]{6}", spec):
-        return Background(colour=tuple(int(spec[i:i + 2], 16) / 255.0 for i in (1, 3, 5)))
+    """A colour (see :func:`parse_colour`), 'blur' or 'blur:SIGMA', or an image file's path.
+
+    An existing file wins over a colour name (a picture called ``white`` is a picture)."""
+    if not os.path.isfile(os.path.expanduser(spec)):
+        colour = parse_colour(spec)
+        if colour is not None:
+            return Background(colour=colour[0], opacity=colour[1])
     if spec == "blur" or spec.startswith("blur:"):
         try:
             sigma = float(spec[5:]) if spec.startswith("blur:") else DEFAULT_BLUR
@@ -39,8 +73,6 @@ def parse_background(spec: str) -> Background:
         if not sigma > 0:
             raise ValueError(f"background blur must be blur or blur:SIGMA with SIGMA > 0, got {spec!r}")
         return Background(blur=sigma)
-    if spec.startswith("#"):
-        raise ValueError(f"background colour must be #RRGGBB, got {spec!r}")
     return Background(path=Path(os.path.expanduser(spec)))
 
 
@@ -96,3 +128,14 @@ def composite(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray)
     """``alpha * foreground + (1 - alpha) * background``, all HxW(x3) float32 in [0, 1]."""
     a = alpha[:, :, None]
     return np.clip(a * foreground + (1.0 - a) * background, 0.0, 1.0).astype(np.float32)
+
+
+def composite_translucent(foreground: np.ndarray, alpha: np.ndarray, colour: tuple[float, float, float],
+                          opacity: float) -> np.ndarray:
+    """The subject over a colour of opacity < 1, as HxWx4 RGBA (the 'over' operator):
+    transparent (opacity 0) gives the cut-out itself."""
+    a = alpha[:, :, None]
+    out_alpha = a + opacity * (1.0 - a)
+    weighted = a * foreground + (opacity * (1.0 - a)) * np.asarray(colour, np.float32)
+    rgb = np.divide(weighted, out_alpha, out=np.zeros_like(weighted), where=out_alpha > 0)
+    return np.clip(np.concatenate([rgb, out_alpha], axis=2), 0.0, 1.0).astype(np.float32)

@@ -144,7 +144,7 @@ def _coreml(model, out: Path, quantize: str) -> None:
     mlmodel.short_description = "Portrait alpha matte (Late Fusion CNN, exported by fusionmat)"
     mlmodel.license = LICENSE_NOTE
     mlmodel.author = "Zhang et al. (network); fusionmat (export)"
-    mlmodel.user_defined_metadata.update({"source": "fusionmat export", "input_size": f"{h}x{w}",
+    mlmodel.user_defined_metadata.update({"source": "fusionmat export", "input_size": f"{w}x{h}",
                                           "input": "RGB 0..255, mean subtracted inside the model",
                                           "output": "matte 1xHxWx1 in [0, 1]"})
     mlmodel.save(str(out))

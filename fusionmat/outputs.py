@@ -14,18 +14,46 @@ from fusionmat.compose import Background
 from fusionmat.errors import FusionmatError, OutputError
 
 
+COMPOSITE_FORMATS = ("auto", "jpg", "png", "webp")
+"""``--format`` of composites: auto is jpg, or png when the background is translucent."""
+
+
 @dataclass(frozen=True)
 class OutputPlan:
     """What to write besides the matte and preview.
 
     cutout : write <stem>_cutout.png (RGBA).
-    background : a loaded background for <stem>_composite.<composite_format>, or None.
+    background : a loaded background for <stem>_composite.<format>, or None.
+    composite_format : one of :data:`COMPOSITE_FORMATS`; ValueError for jpg with a translucent
+        background (JPEG has no alpha).
+    quality : JPEG / WebP quality of composites, 1-100.
+    matte_and_preview : write <stem>_matting.png and <stem>_concat.jpg.
     """
 
     cutout: bool = False
     background: "LoadedBackground | None" = None
-    composite_format: str = "jpg"
+    composite_format: str = "auto"
     matte_and_preview: bool = True
+    quality: int = 95
+
+    def __post_init__(self) -> None:
+        if self.composite_format not in COMPOSITE_FORMATS:
+            raise ValueError(f"format must be one of {', '.join(COMPOSITE_FORMATS)}, got {self.composite_format!r}")
+        if not 1 <= self.quality <= 100:
+            raise ValueError(f"quality must be 1-100, got {self.quality}")
+        if self.composite_format == "jpg" and self.translucent:
+            raise ValueError("a transparent background needs --format png or webp (JPEG has no alpha)")
+
+    @property
+    def translucent(self) -> bool:
+        return self.background is not None and self.background.spec.translucent
+
+    @property
+    def composite_suffix(self) -> str:
+        """'jpg', 'png' or 'webp': the composite's file type."""
+        if self.composite_format != "auto":
+            return self.composite_format
+        return "png" if self.translucent else "jpg"
 
 
 @dataclass(frozen=True)
@@ -56,7 +84,7 @@ def output_paths(image: Path, folder: Path, plan: OutputPlan) -> dict[str, Path]
     if plan.cutout:
         paths["cutout"] = folder / f"{stem}_cutout.png"
     if plan.background is not None:
-        paths["composite"] = folder / f"{stem}_composite.{plan.composite_format}"
+        paths["composite"] = folder / f"{stem}_composite.{plan.composite_suffix}"
     return paths
 
 
@@ -74,6 +102,17 @@ def background_for(rgb: np.ndarray, alpha: np.ndarray, old_background: np.ndarra
     return fit_background(background.picture, h, w, background.fit)
 
 
+def composite_of(rgb: np.ndarray, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray,
+                 background: LoadedBackground) -> np.ndarray:
+    """The composite for estimated layers ``fg``/``bg``: HxWx3, or HxWx4 over a translucent colour."""
+    from fusionmat.compose import composite, composite_translucent
+
+    spec = background.spec
+    if spec.translucent:
+        return composite_translucent(fg, alpha, spec.colour, spec.opacity)
+    return composite(fg, alpha, background_for(rgb, alpha, bg, background))
+
+
 def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: Mapping[str, Path], plan: OutputPlan, *,
                   stamp: str | None = None) -> None:
     """Write every file in ``paths`` (each atomically); colours are estimated once when needed.
@@ -81,7 +120,6 @@ def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: Mapping[str, Path],
     ``stamp`` (see :mod:`fusionmat.resume`) goes into the matte, which is written last, so a
     matte with a stamp means the image's other outputs were written before it.
     """
-    from fusionmat.compose import composite
     from fusionmat.foreground import estimate_layers
     from fusionmat.resume import STAMP_KEY
     from fusionmat.write import cutout_rgba, preview_image, save_image
@@ -93,7 +131,7 @@ def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: Mapping[str, Path],
         if "cutout" in paths:
             save_image(paths["cutout"], cutout_rgba(fg, alpha))
         if "composite" in paths:
-            save_image(paths["composite"], composite(fg, alpha, background_for(rgb, alpha, bg, plan.background)))
+            save_image(paths["composite"], composite_of(rgb, fg, bg, alpha, plan.background), quality=plan.quality)
     if "matting" in paths:
         save_image(paths["matting"], alpha, text={STAMP_KEY: stamp} if stamp else None)
 
@@ -105,19 +143,23 @@ class Outcome:
     image: Path
     outputs: dict[str, Path]
     error: FusionmatError | None = None
+    skipped: bool = False
 
 
 def write_each(images: Iterable[Path], out_dir: Path | None, plan: OutputPlan,
                alpha_for: Callable[[Path, np.ndarray], np.ndarray], *,
-               also_inputs: Iterable[Path] = ()) -> Iterator[Outcome]:
+               also_inputs: Iterable[Path] = (), key: str | None = None, overwrite: bool = True) -> Iterator[Outcome]:
     """The per-image loop of ``predict`` and ``compose``, one :class:`Outcome` per image.
 
     For each image: its outputs (next to it, or in ``out_dir``), refusing to overwrite an
     input (``images`` and ``also_inputs``) or another image's outputs; read it; get its matte
     from ``alpha_for(path, rgb)``; write. A FusionmatError is that image's outcome and the
     loop goes on. Temp files that a killed earlier run left in an output folder are removed.
+    With a settings ``key`` the matte is stamped (:mod:`fusionmat.resume`), and unless
+    ``overwrite`` an image whose outputs are up to date is skipped.
     """
     from fusionmat.read import read_image
+    from fusionmat.resume import is_up_to_date, stamp
     from fusionmat.write import clean_stale_temps, refuse_inputs
 
     images = list(images)
@@ -136,12 +178,41 @@ def write_each(images: Iterable[Path], out_dir: Path | None, plan: OutputPlan,
             if folder not in cleaned:
                 cleaned.add(folder)
                 clean_stale_temps(folder)
-            rgb = read_image(image_path, dtype=np.uint8)
-            write_outputs(rgb, alpha_for(image_path, rgb), paths, plan)
             claimed.update({p.resolve(): image_path for p in paths.values()})
+            if key is not None and not overwrite and is_up_to_date(image_path, paths, key):
+                yield Outcome(image_path, paths, skipped=True)
+                continue
+            try:
+                mark = stamp(image_path, key) if key is not None else None
+            except OSError:
+                mark = None  # gone or unreadable: read_image says why
+            rgb = read_image(image_path, dtype=np.uint8)
+            write_outputs(rgb, alpha_for(image_path, rgb), paths, plan, stamp=mark)
             yield Outcome(image_path, paths)
         except FusionmatError as exc:
             yield Outcome(image_path, paths, exc)
+
+
+ONE_FILE_KINDS = ("cutout", "composite", "matte", "preview")
+"""What ``predict -o FILE --only KIND`` writes."""
+
+
+def render(rgb: np.ndarray, alpha: np.ndarray, kind: str, plan: OutputPlan):
+    """One output as an image: 'matte' (HxW), 'preview' (photo | matte), 'cutout' (HxWx4 RGBA)
+    or 'composite' (on ``plan.background``); an array or a Pillow image, for :func:`fusionmat.write.encode`."""
+    from fusionmat.write import preview_image
+
+    if kind == "matte":
+        return alpha
+    if kind == "preview":
+        return preview_image(rgb, alpha)
+    if kind == "cutout":
+        return cutout(rgb, alpha)
+    if kind == "composite":
+        if plan.background is None:
+            raise ValueError("a composite needs a background (--bg)")
+        return composite_onto(rgb, alpha, plan.background)
+    raise ValueError(f"kind must be one of {', '.join(ONE_FILE_KINDS)}, got {kind!r}")
 
 
 def cutout(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -156,14 +227,14 @@ def cutout(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 def composite_onto(image: np.ndarray, alpha: np.ndarray, background: "str | LoadedBackground",
                    fit: str = "cover") -> np.ndarray:
-    """The people of ``image`` on a new background (HxWx3 float32 in [0, 1]).
+    """The people of ``image`` on a new background (HxWx3 float32 in [0, 1]; HxWx4 over a
+    translucent colour such as '#ffffff80' or 'transparent').
 
     ``background`` is what ``--bg`` takes ('#RRGGBB', 'blur[:SIGMA]', a picture's path) or a
     :class:`LoadedBackground`; ``fit`` places a picture (cover, contain, stretch).
     """
-    from fusionmat.compose import composite
     from fusionmat.foreground import estimate_layers
 
     loaded = load_background(background, fit) if isinstance(background, str) else background
     fg, bg = estimate_layers(image, alpha)
-    return composite(fg, alpha, background_for(image, alpha, bg, loaded))
+    return composite_of(image, fg, bg, alpha, loaded)

@@ -22,6 +22,19 @@ from fusionmat.outputs import OutputPlan
 from fusionmat.runner import Event, Job, Report, stamp_for
 
 
+SMALL_JOB = 1000
+"""Up to this many images, one image per block: results (and the progress bar) move image by image."""
+MAX_BLOCKS = 10000
+"""Beyond SMALL_JOB, four images per block (Ray Data's cost per block is a few ms), at most this many blocks."""
+
+
+def block_count(images: int) -> int:
+    """Blocks of the job dataset for ``images`` images (see SMALL_JOB and MAX_BLOCKS)."""
+    if images <= SMALL_JOB:
+        return max(1, images)
+    return min(MAX_BLOCKS, max(SMALL_JOB, images // 4))
+
+
 class MatteWorker:
     """One Ray actor: loads the engine and preprocessing once, then does batches of jobs."""
 
@@ -111,7 +124,7 @@ def run_ray(jobs: list[Job], *, engine: str, engine_options: dict, refine: str, 
              "stamp": stamp_for(job, key) or ""} for job in jobs]
     by_name = {str(job.image): job.image for job in jobs}
     threads = max(1, int(cpus_per_actor))
-    dataset = ray.data.from_items(rows, override_num_blocks=min(len(rows), max(1, 4 * concurrency)))
+    dataset = ray.data.from_items(rows, override_num_blocks=block_count(len(rows)))
     results = dataset.map_batches(
         MatteWorker, batch_size=1, concurrency=concurrency, num_cpus=cpus_per_actor,
         fn_constructor_kwargs={"engine": engine, "engine_options": engine_options, "refine": refine,
@@ -126,7 +139,7 @@ def run_ray(jobs: list[Job], *, engine: str, engine_options: dict, refine: str, 
                 report.fail(image, row["error"])
                 emit(Event("failed", image, row["error"]))
             else:
-                report.done.append(str(image))
+                report.finish(image)
                 emit(Event("done", image))
     except KeyboardInterrupt:
         report.interrupted = True

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import warnings
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -61,8 +60,9 @@ def _as_rgb_mode(im: Image.Image) -> Image.Image:
 
 
 @contextmanager
-def _decoding(path: Path):
+def _decoding(path):
     """Decoding failures as one-line ImageReadErrors naming ``path``; decompression bombs refused."""
+    path = getattr(path, "name", path) if hasattr(path, "read") else path  # an open file: its name
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -86,7 +86,7 @@ def read_image(path: str | os.PathLike, *, dtype: type = np.float32) -> np.ndarr
 
     Parameters
     ----------
-    path : str or path-like
+    path : str or path-like (or an open binary file, such as standard input's bytes)
         Any file Pillow opens (JPEG, PNG, TIFF, WebP, GIF: first frame, ...), in any mode:
         grey, RGBA/LA/P with transparency (composited onto white), CMYK, 16-bit.
     dtype : ``np.float32`` (values in [0, 1]) or ``np.uint8`` (0..255; what the CLI uses:

@@ -77,9 +77,29 @@ class Report:
     interrupted: bool = False
     start: float = field(default_factory=time.perf_counter)
     end: float | None = None
+    first_result: float | None = None
 
     def fail(self, path: Path, reason: str) -> None:
         self.failed.append({"file": str(path), "error": reason})
+        self._result()
+
+    def finish(self, path) -> None:
+        """Record ``path`` as done."""
+        self.done.append(str(path))
+        self._result()
+
+    def _result(self) -> None:
+        if self.first_result is None:
+            self.first_result = time.perf_counter()
+
+    @property
+    def steady_seconds_per_image(self) -> float | None:
+        """Seconds per image after the first result: the per-image cost without start-up
+        (model loading in Ray's actors); None with fewer than two results."""
+        results = len(self.done) + len(self.failed)
+        if self.first_result is None or results < 2:
+            return None
+        return ((self.end or time.perf_counter()) - self.first_result) / (results - 1)
 
     @property
     def seconds(self) -> float:
@@ -95,7 +115,9 @@ class Report:
         return {"done": self.done, "skipped": self.skipped, "failed": self.failed,
                 "ignored_non_images": self.ignored, "stale_temps_removed": self.stale_temps_removed,
                 "interrupted": self.interrupted, "seconds": round(self.seconds, 3),
-                "images_per_second": round(rate, 3)}
+                "images_per_second": round(rate, 3),
+                "steady_seconds_per_image": (round(self.steady_seconds_per_image, 4)
+                                             if self.steady_seconds_per_image is not None else None)}
 
     def summary(self) -> str:
         d = self.as_dict()
@@ -116,7 +138,8 @@ def batch_key(engine: Engine, refine: str, preprocessor, plan: OutputPlan) -> st
         "cutout": plan.cutout,
         "background": None if background is None else {"spec": dataclasses.asdict(background.spec),
                                                        "fit": background.fit},
-        "composite_format": plan.composite_format,
+        "composite": plan.composite_suffix,
+        "quality": plan.quality,
     })
 
 
@@ -216,7 +239,7 @@ def run_local(jobs: list[Job], engine: Engine, *, refine: str, preprocessor, pla
             except FusionmatError as exc:
                 failed(job, exc)
             else:
-                report.done.append(str(job.image))
+                report.finish(job.image)
                 emit(Event("done", job.image))
 
     def read(job: Job) -> tuple[str | None, Future]:
@@ -256,7 +279,8 @@ def run_local(jobs: list[Job], engine: Engine, *, refine: str, preprocessor, pla
 
 def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine | str | None = None,
               refine: str = "auto", rotate="auto", crop="auto", aspect="none", recursive: bool = False,
-              cutout: bool = False, background: str | None = None, fit: str = "cover", overwrite: bool = False,
+              cutout: bool = False, background: str | None = None, fit: str = "cover",
+              composite_format: str = "auto", quality: int = 95, overwrite: bool = False,
               workers: int = 2, threads: int | None = None, engine_options: dict | None = None,
               executor: str = "local", address: str | None = None, concurrency: int = 1,
               cpus_per_actor: float = 1.0, on_event: Callable[[Event], None] | None = None) -> Report:
@@ -272,7 +296,10 @@ def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine 
     refine, rotate, crop, aspect : as :func:`fusionmat.matte`.
     recursive : also sub-folders.
     cutout : also ``<stem>_cutout.png``.
-    background, fit : also ``<stem>_composite.jpg`` on this background ('#RRGGBB', 'blur[:S]', a picture).
+    background, fit : also ``<stem>_composite.*`` on this background (a colour such as '#RRGGBB',
+        'white', '#RRGGBBAA' or 'transparent'; 'blur[:S]'; a picture), fitted by ``fit``.
+    composite_format, quality : the composite's type ('auto': jpg, or png for a translucent
+        background; 'jpg', 'png', 'webp') and JPEG / WebP quality.
     overwrite : redo images whose outputs are up to date (otherwise they are skipped).
     workers : threads that decode and encode while the engine runs (local executor).
     executor : 'local' (threads) or 'ray' (Ray Data: :mod:`fusionmat.ray_runner`), with the
@@ -300,7 +327,8 @@ def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine 
         raise ValueError("the output folder must not be the input folder")
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    plan = OutputPlan(cutout=cutout, background=load_background(background, fit) if background else None)
+    plan = OutputPlan(cutout=cutout, background=load_background(background, fit) if background else None,
+                      composite_format=composite_format, quality=quality)
     preprocessor = build_preprocessor(rotate, crop, aspect, threads=threads)
     options = dict(engine_options or {})
     if isinstance(engine, Engine):

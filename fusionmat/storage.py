@@ -26,8 +26,9 @@ def is_url(text: str | os.PathLike) -> bool:
 
 
 def as_path(location: Any) -> Any:
-    """A local :class:`~pathlib.Path`, or a ``UPath`` for a URL (``file://`` URLs become local paths)."""
-    if isinstance(location, Path) or is_remote(location):
+    """A local :class:`~pathlib.Path`, or a ``UPath`` for a URL (``file://`` URLs become local paths);
+    an open binary file (standard input) is returned as it is."""
+    if isinstance(location, Path) or is_remote(location) or hasattr(location, "read"):
         return location
     text = os.fspath(location) if isinstance(location, os.PathLike) else str(location)
     if text.startswith("file://"):

@@ -158,20 +158,31 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
     return out
 
 
-def save_image(path: str | os.PathLike, array: np.ndarray | Image.Image, *,
-               text: Mapping[str, str] | None = None) -> Path:
-    """Save a float [0, 1] or uint8 array (HxW, HxWx3 or HxWx4), or a Pillow image, atomically;
-    the format comes from the suffix. ``text`` goes into a PNG's text chunks (ignored otherwise)."""
-    im = array if isinstance(array, Image.Image) else Image.fromarray(to_uint8(array))
+FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+"""Output suffixes and the Pillow format each one writes."""
+
+
+def format_of(path: str | os.PathLike) -> str:
+    """The Pillow format for an output path's suffix; OutputError for one fusionmat does not write."""
     from fusionmat.storage import as_path
 
     suffix = as_path(path).suffix.lower()
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}.get(suffix)
-    if fmt is None:
+    if suffix not in FORMATS:
         raise OutputError(f"{path}: unsupported output format {suffix!r} (use .png, .jpg, .webp or .tif)")
+    return FORMATS[suffix]
+
+
+def encode(array: np.ndarray | Image.Image, fmt: str, destination, *, quality: int = JPEG_QUALITY,
+           text: Mapping[str, str] | None = None, name: str | os.PathLike = "output") -> None:
+    """Encode a float [0, 1] or uint8 array (HxW, HxWx3 or HxWx4), or a Pillow image, as ``fmt``
+    ('PNG', 'JPEG', 'WEBP', 'TIFF') into ``destination`` (a path or a binary file).
+
+    ``text`` goes into a PNG's text chunks; ``quality`` is JPEG's and WebP's. OutputError
+    (naming ``name``) for an image the format cannot hold."""
+    im = array if isinstance(array, Image.Image) else Image.fromarray(to_uint8(array))
     if fmt == "JPEG" and im.mode == "RGBA":
-        raise OutputError(f"{path}: JPEG cannot hold transparency; use .png")
-    options = {"quality": JPEG_QUALITY} if fmt in ("JPEG", "WEBP") else {}
+        raise OutputError(f"{name}: JPEG cannot hold transparency; use .png or .webp")
+    options: dict = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
     if fmt == "PNG" and text:
         from PIL.PngImagePlugin import PngInfo
 
@@ -180,7 +191,14 @@ def save_image(path: str | os.PathLike, array: np.ndarray | Image.Image, *,
             info.add_text(key, value)
     if fmt == "JPEG":
         options["subsampling"] = 0  # 4:4:4: 4:2:0 halves the colour resolution and brings back hair halos
-    return atomic_write(path, lambda tmp: im.save(tmp, format=fmt, **options))
+    im.save(destination, format=fmt, **options)
+
+
+def save_image(path: str | os.PathLike, array: np.ndarray | Image.Image, *, quality: int = JPEG_QUALITY,
+               text: Mapping[str, str] | None = None) -> Path:
+    """Save an image atomically (see :func:`encode`); the format comes from the suffix."""
+    fmt = format_of(path)
+    return atomic_write(path, lambda tmp: encode(array, fmt, tmp, quality=quality, text=text, name=path))
 
 
 def preview_image(image: np.ndarray, alpha: np.ndarray) -> Image.Image:

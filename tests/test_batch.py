@@ -153,7 +153,7 @@ def test_batch_refuses_its_input_folder_as_output(tmp_path):
     assert result.exit_code == 2 and "must not be the input folder" in result.output
 
 
-@pytest.mark.parametrize("bg, message", [("#12", "must be #RRGGBB"), ("blur:-3", "SIGMA > 0"),
+@pytest.mark.parametrize("bg, message", [("#12", "must be #RGB, #RRGGBB, #RRGGBBAA"), ("blur:-3", "SIGMA > 0"),
                                          ("missing.jpg", "no such file")])
 def test_batch_bad_background_is_a_usage_error(tmp_path, bg, message):
     result = CliRunner().invoke(main, ["batch", str(tmp_path), "--bg", bg])

@@ -14,6 +14,11 @@ from tests.conftest import SHARED, requires_shared, requires_weights
 
 @pytest.mark.parametrize("spec, expected", [
     ("#ff8000", Background(colour=(1.0, 128 / 255, 0.0))),
+    ("#fff", Background(colour=(1.0, 1.0, 1.0))),
+    ("white", Background(colour=(1.0, 1.0, 1.0))),
+    ("black", Background(colour=(0.0, 0.0, 0.0))),
+    ("#00ff0080", Background(colour=(0.0, 1.0, 0.0), opacity=128 / 255)),
+    ("transparent", Background(colour=(0.0, 0.0, 0.0), opacity=0.0)),
     ("blur", Background(blur=25.0)),
     ("blur:40", Background(blur=40.0)),
 ])
@@ -25,7 +30,27 @@ def test_parse_background_file():
     assert parse_background("beach.jpg").path.name == "beach.jpg"
 
 
-@pytest.mark.parametrize("spec", ["#ff80", "#gggggg", "blur:0", "blur:x"])
+def test_an_existing_file_named_like_a_colour_is_a_picture(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (4, 4)).save(tmp_path / "white", format="PNG")
+    assert parse_background("white").path.name == "white"
+
+
+def test_translucent_composite_is_the_over_operator():
+    from fusionmat.compose import composite_translucent
+
+    fg = np.full((1, 3, 3), 0.8, np.float32)
+    alpha = np.array([[0.0, 0.5, 1.0]], np.float32)
+    rgba = composite_translucent(fg, alpha, (0.0, 0.0, 1.0), 0.5)
+    np.testing.assert_allclose(rgba[0, :, 3], [0.5, 0.75, 1.0])
+    np.testing.assert_allclose(rgba[0, 0, :3], [0.0, 0.0, 1.0])  # only the colour there
+    np.testing.assert_allclose(rgba[0, 2, :3], [0.8, 0.8, 0.8])  # only the subject there
+    cut = composite_translucent(fg, alpha, (1.0, 0.0, 0.0), 0.0)  # transparent: the cut-out
+    np.testing.assert_allclose(cut[0, :, 3], alpha[0])
+    np.testing.assert_allclose(cut[0, 1:, :3], fg[0, 1:])
+
+
+@pytest.mark.parametrize("spec", ["#ff800", "#gggggg", "blur:0", "blur:x"])
 def test_parse_background_rejects(spec):
     with pytest.raises(ValueError):
         parse_background(spec)

@@ -83,7 +83,7 @@ def stand_in(monkeypatch, core, tmp_path):
 
 def export(tmp_path, weights, fmt, name, *extra):
     out = tmp_path / name
-    args = ["export", "--format", fmt, "--size", f"{HEIGHT}x{WIDTH}", "--weights", str(weights), "-o", str(out), *extra]
+    args = ["export", "--format", fmt, "--size", f"{WIDTH}x{HEIGHT}", "--weights", str(weights), "-o", str(out), *extra]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert f"{out}: {fmt}" in result.output and "MB, converted in" in result.output
@@ -165,7 +165,7 @@ def test_coreml_package_has_an_image_input_and_a_matte_output(coreml_package):
     (matte,) = spec.description.output
     assert matte.name == "matte" and list(matte.type.multiArrayType.shape) == [1, HEIGHT, WIDTH, 1]
     meta = spec.description.metadata
-    assert meta.userDefined["input_size"] == f"{HEIGHT}x{WIDTH}" and "Zhang" in meta.license
+    assert meta.userDefined["input_size"] == f"{WIDTH}x{HEIGHT}" and "Zhang" in meta.license
 
 
 def test_coreml_prediction(coreml_package, parity_image, keras_matte):
@@ -182,13 +182,13 @@ def test_coreml_prediction(coreml_package, parity_image, keras_matte):
 def test_export_without_weights_says_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.setenv("FUSIONMAT_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["export", "--format", "tflite", "--size", "96x64", "-o", "x.tflite"])
+    result = CliRunner().invoke(main, ["export", "--format", "tflite", "--size", "64x96", "-o", "x.tflite"])
     assert result.exit_code == 1 and "latefusion.h5" in result.output
     assert not (tmp_path / "x.tflite").exists()
 
 
-@pytest.mark.parametrize("args, message", [(["--size", "100x64"], "multiples of 32"),
-                                           (["--size", "96x64", "--format", "onnx", "--quantize", "dynamic"],
+@pytest.mark.parametrize("args, message", [(["--size", "64x100"], "multiples of 32"),
+                                           (["--size", "64x96", "--format", "onnx", "--quantize", "dynamic"],
                                             "applies to --format tflite only")])
 def test_export_usage_errors(args, message):
     base = {"--format": "tflite"}

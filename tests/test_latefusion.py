@@ -105,7 +105,7 @@ def test_cli_loads_keras2_file_and_reproduces_parity(variant, h5_files, recipe_m
 
     Image.fromarray(parity_input).save(tmp_path / "parity.png")
     result = CliRunner().invoke(main, ["predict", str(tmp_path / "parity.png"), "--engine", "latefusion",
-                                       "--weights", str(h5_files[variant]), "--size", "96x64"])
+                                       "--weights", str(h5_files[variant]), "--size", "64x96"])
     assert result.exit_code == 0, result.output
     matte = np.asarray(Image.open(tmp_path / "parity_matting.png"), dtype=np.float32) / 255.0
     if (REFERENCE / "parity_expected.npz").is_file():
@@ -182,6 +182,6 @@ def test_inference_size_rules():
     assert inference_size(960, 640) == (800, 544)
     assert inference_size(640, 960, long_side=960) == (640, 960)
     assert all(v % 32 == 0 for v in inference_size(1234, 567))
-    assert parse_size("800x608") == (800, 608)
+    assert parse_size("608x800") == (800, 608)  # WIDTHxHEIGHT in, (height, width) out
     with pytest.raises(ValueError, match="multiples of 32"):
         parse_size("800x600")

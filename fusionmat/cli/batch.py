@@ -10,22 +10,19 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (background_or_exit, build_engine, build_preprocessor, echo_error, engine_kwargs,
-                                  engine_options, preprocess_options, refine_method_or_exit, steps_saver)
-from fusionmat.compose import FITS
+from fusionmat.cli.common import (background_options, build_engine, build_preprocessor, console, echo_error,
+                                  engine_kwargs, engine_options, output_options, output_plan, preprocess_options,
+                                  refine_method_or_exit, steps_saver)
 from fusionmat.errors import FusionmatError
 
 
 @click.command()
 @click.argument("folder", callback=lambda ctx, param, value: location(value, param, must_exist=True))
-@click.option("--out", "out_dir", default=None, callback=lambda ctx, param, value: location(value, param),
+@click.option("-o", "--out", "out_dir", default=None, callback=lambda ctx, param, value: location(value, param),
               help="Output folder or URL; the input tree is mirrored under it [default: FOLDER_matting next to FOLDER].")
 @click.option("-r", "--recursive", is_flag=True, help="Also process sub-folders.")
 @click.option("--cutout", is_flag=True, help="Also write <stem>_cutout.png (RGBA, foreground colours estimated).")
-@click.option("--bg", "background", default=None, metavar="FILE|#RRGGBB|blur[:SIGMA]",
-              help="Also write <stem>_composite.jpg on this background (see `fusionmat compose`).")
-@click.option("--fit", type=click.Choice(FITS), default="cover", show_default=True,
-              help="How a --bg picture is fitted to each photo.")
+@background_options
 @click.option("--overwrite", is_flag=True, help="Redo images whose outputs are up to date.")
 @click.option("--json", "json_report", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
               help="Write a JSON report (done, skipped, failed with reasons, images/s) to this file; - for stdout.")
@@ -38,10 +35,11 @@ from fusionmat.errors import FusionmatError
               help="ray: number of actors, each with its own engine.")
 @click.option("--cpus-per-actor", type=click.FloatRange(min=0.1, max=1024), default=1.0, show_default=True,
               help="ray: CPUs reserved by each actor (and its engine's threads).")
+@output_options
 @engine_options
 @preprocess_options
-def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_report, workers, executor, address,
-          concurrency, cpus_per_actor, engine, weights_file, size, partial, refine, threads, rotate, crop, aspect,
+def batch(folder, out_dir, recursive, cutout, background, fit, composite_format, quality, overwrite, json_report,
+          workers, executor, address, concurrency, cpus_per_actor, engine, weights_file, size, partial, refine, threads, rotate, crop, aspect,
           steps_dir):
     """Write mattes and previews for every image in FOLDER.
 
@@ -59,38 +57,41 @@ def batch(folder, out_dir, recursive, cutout, background, fit, overwrite, json_r
       fusionmat batch shoot/ --bg '#ffffff' --cutout --workers 4
       fusionmat batch s3://bucket/shoot --out s3://bucket/mattes --executor ray --concurrency 8
     """
-    from tqdm import tqdm
-
     from fusionmat.folder import find_images
-    from fusionmat.outputs import OutputPlan
     from fusionmat.runner import Report, batch_key, default_out, plan_jobs, run_local, same_place
 
     out_root = out_dir if out_dir is not None else default_out(folder)
     if same_place(out_root, folder):
         raise click.BadParameter("the output folder must not be the input folder", param_hint="--out")
-    plan = OutputPlan(cutout=cutout, background=background_or_exit(background, fit))
+    plan = output_plan(cutout=cutout, background=background, fit=fit, composite_format=composite_format,
+                       quality=quality)
     options = engine_kwargs(engine, threads, weights=weights_file, size=size, partial=partial)
     loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
     preprocessor = build_preprocessor(rotate, crop, aspect, threads)
     method = refine_method_or_exit(loaded, refine)
     report = Report()
     images, report.ignored = find_images(folder, recursive=recursive, exclude=out_root)
-    click.echo(f"{len(images)} image(s) in {folder} -> {out_root}", err=True)
+    out = console()
+    out.info(f"{len(images)} image(s) in {folder} -> {out_root}")
     key = batch_key(loaded, method, preprocessor, plan)
     jobs = plan_jobs(images, folder, out_root, plan, key, overwrite=overwrite, report=report)
     for failure in report.failed:
         echo_error(failure["error"])
     if report.stale_temps_removed:
-        click.echo(f"removed {report.stale_temps_removed} temp file(s) left by an interrupted run", err=True)
+        out.info(f"removed {report.stale_temps_removed} temp file(s) left by an interrupted run")
 
-    bar = tqdm(total=len(jobs), unit="img", file=sys.stderr, dynamic_ncols=True)
+    bar = out.bar(len(jobs))
 
     def show(event) -> None:
-        if event.kind == "warning":
-            bar.write(f"warning: {event.message}", file=sys.stderr)
-            return
-        if event.kind == "failed":
-            bar.write(f"error: {event.message}", file=sys.stderr)
+        with bar.external_write_mode():  # the bar steps aside for the line
+            if event.kind == "warning":
+                if not out.quiet:
+                    click.secho(f"warning: {event.message}", fg="yellow", err=True)
+                return
+            if event.kind == "failed":
+                echo_error(event.message)
+            else:
+                out.detail(f"{event.image} done")
         bar.update(1)
 
     try:
@@ -137,7 +138,7 @@ def finish(report, json_report: Path | None, images: list[Path]) -> None:
     from fusionmat.storage import is_remote
     from fusionmat.write import atomic_write, refuse_inputs
 
-    click.echo(report.summary(), err=True)
+    console().info(report.summary())
     for failure in report.failed:
         click.echo(f"  failed: {failure['error']}", err=True)
     if json_report is not None:

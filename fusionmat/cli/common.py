@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -13,6 +14,108 @@ from fusionmat.errors import FusionmatError, naming
 from fusionmat.refine import REFINE_CHOICES
 
 
+@dataclass
+class Console:
+    """How much a command says: set by -q/--quiet, -v/--verbose and --no-progress."""
+
+    quiet: bool = False
+    verbose: bool = False
+    progress: bool = True
+
+    def info(self, message: str) -> None:
+        """A note on stderr (counts, summaries); not with --quiet."""
+        if not self.quiet:
+            click.echo(message, err=True)
+
+    def detail(self, message: str) -> None:
+        """A line only --verbose shows (stderr)."""
+        if self.verbose and not self.quiet:
+            click.echo(message, err=True)
+
+    def bar(self, total: int, *, min_items: int = 1):
+        """A tqdm progress bar on stderr; off with --quiet, --no-progress, when stderr is not a
+        terminal, or for fewer than ``min_items`` items."""
+        import sys
+
+        from tqdm import tqdm
+
+        off = self.quiet or not self.progress or total < min_items
+        return tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True, disable=True if off else None)
+
+
+_CONSOLE = "fusionmat.console"
+
+
+def console() -> Console:
+    """The running command's :class:`Console` (defaults outside a command)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return Console()
+    return ctx.find_root().meta.setdefault(_CONSOLE, Console())
+
+
+def _set_console(field_name: str, value):
+    def callback(ctx: click.Context, param, flag):
+        if flag:
+            setattr(console(), field_name, value)
+        return flag
+
+    return callback
+
+
+def output_options(command: Callable) -> Callable:
+    """-q/--quiet, -v/--verbose and --no-progress (they set :func:`console`)."""
+    options = [
+        click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_console("quiet", True),
+                     help="Print errors only."),
+        click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_console("verbose", True),
+                     help="Also print each image's steps and timing."),
+        click.option("--no-progress", is_flag=True, expose_value=False, callback=_set_console("progress", False),
+                     help="No progress bar (it is shown only on a terminal anyway)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def background_options(command: Callable, *, required: bool = False) -> Callable:
+    """--bg, --fit, --format and --quality: composites on a new background."""
+    from fusionmat.compose import FITS
+    from fusionmat.outputs import COMPOSITE_FORMATS
+
+    options = [
+        click.option("--bg", "background", required=required, default=None,
+                     metavar="COLOUR|transparent|FILE|blur[:SIGMA]",
+                     help="New background: a colour (#RGB, #RRGGBB, #RRGGBBAA, a name such as white), "
+                          "transparent, a picture, or the photo's own background blurred (sigma per 1000 px "
+                          "of the long side, default 25)." + ("" if required else " Writes <stem>_composite.*.")),
+        click.option("--fit", type=click.Choice(FITS), default="cover", show_default=True,
+                     help="How a background picture is fitted: cover (fill, crop the centre), contain (fit "
+                          "inside, pad) or stretch."),
+        click.option("--format", "composite_format", type=click.Choice(COMPOSITE_FORMATS), default="auto",
+                     show_default=True,
+                     help="Composite file type: auto = jpg, or png when the background is translucent."),
+        click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
+                     help="JPEG / WebP quality of composites."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def output_plan(*, cutout: bool = False, background: str | None = None, fit: str = "cover",
+                composite_format: str = "auto", quality: int = 95, matte_and_preview: bool = True):
+    """The OutputPlan for the options; a bad --bg or --format is a usage error."""
+    from fusionmat.outputs import OutputPlan
+
+    loaded = background_or_exit(background, fit)
+    try:
+        return OutputPlan(cutout=cutout, background=loaded, composite_format=composite_format, quality=quality,
+                          matte_and_preview=matte_and_preview)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--format") from None
+
+
 def engine_options(command: Callable) -> Callable:
     """--engine, --weights, --refine and --threads."""
     options = [
@@ -20,8 +123,8 @@ def engine_options(command: Callable) -> Callable:
                      help="Matting engine."),
         click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Weights file for engines that take one (latefusion: the released .h5)."),
-        click.option("--size", default=None, metavar="HxW",
-                     help="latefusion: force the inference size, HxW (multiples of 32, e.g. 800x608); "
+        click.option("--size", default=None, metavar="WIDTHxHEIGHT",
+                     help="latefusion: force the inference size (multiples of 32, e.g. 608x800); "
                           "default keeps the aspect ratio with an 800 px long side."),
         click.option("--partial", is_flag=True,
                      help="latefusion: accept a weights file without the fusion layers (they stay untrained)."),
@@ -170,17 +273,22 @@ def echo_error(message: str) -> None:
     click.secho(f"error: {message}", fg="red", err=True)
 
 
-def echo_outcomes(outcomes, shown: str) -> None:
-    """Print ``image -> output`` for each :class:`~fusionmat.outputs.Outcome`, or its one-line
-    error; at the end a ClickException (exit 1) says how many failed."""
-    total = failed = 0
-    for outcome in outcomes:
-        total += 1
-        if outcome.error is None:
-            click.echo(f"{outcome.image} -> {outcome.outputs[shown]}")
-        else:
-            failed += 1
-            echo_error(naming(outcome.image, outcome.error))
+def echo_outcomes(outcomes, shown: str, total: int) -> None:
+    """Print ``image -> output`` (or ``skipped``) for each :class:`~fusionmat.outputs.Outcome`, or
+    its one-line error, under a progress bar when there are many; at the end a ClickException
+    (exit 1) says how many failed."""
+    out = console()
+    failed = 0
+    with out.bar(total, min_items=2) as bar:
+        for outcome in outcomes:
+            with bar.external_write_mode():  # the bar steps aside for the line
+                if outcome.error is not None:
+                    failed += 1
+                    echo_error(naming(outcome.image, outcome.error))
+                elif not out.quiet:
+                    note = " (up to date, skipped; --overwrite redoes it)" if outcome.skipped else ""
+                    click.echo(f"{outcome.image} -> {outcome.outputs[shown]}{note}")
+            bar.update(1)
     if failed:
         raise click.ClickException(f"{failed} of {total} image(s) failed")
 

@@ -1,15 +1,15 @@
 """``fusionmat compose``: put the people in a photo onto a new background."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (background_or_exit, build_engine, build_preprocessor, echo_outcomes,
-                                  engine_matte, engine_options, preprocess_options)
-from fusionmat.outputs import OutputPlan, write_each
-from fusionmat.compose import FITS
+from fusionmat.cli.common import (background_options, build_engine, build_preprocessor, echo_outcomes, engine_matte,
+                                  engine_options, output_options, output_plan, preprocess_options)
 from fusionmat.errors import FusionmatError
+from fusionmat.outputs import write_each
 
 
 def matte_for(path: Path, shape: tuple[int, int]):
@@ -25,42 +25,42 @@ def matte_for(path: Path, shape: tuple[int, int]):
 
 @click.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--bg", "background", required=True, metavar="FILE|#RRGGBB|blur[:SIGMA]",
-              help="New background: a picture, a colour, or the photo's own background blurred "
-                   "(sigma per 1000 px of the long side, default 25).")
-@click.option("--fit", type=click.Choice(FITS), default="cover", show_default=True,
-              help="How a background picture is fitted: cover (fill and crop the centre), "
-                   "contain (fit inside, pad) or stretch.")
+@functools.partial(background_options, required=True)
 @click.option("--matte", "matte_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Use this matte (e.g. an earlier <stem>_matting.png) instead of running an engine; one IMAGE only.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the outputs (default: next to each input).")
-@click.option("--png", is_flag=True, help="Write <stem>_composite.png instead of .jpg.")
+@click.option("--png", is_flag=True, hidden=True, help="Same as --format png (kept for older scripts).")
+@output_options
 @engine_options
 @preprocess_options
-def compose(images, background, fit, matte_file, out_dir, png, engine, weights_file, size, partial, refine,
-            threads, rotate, crop, aspect, steps_dir):
+def compose(images, background, fit, composite_format, quality, matte_file, out_dir, png, engine, weights_file, size,
+            partial, refine, threads, rotate, crop, aspect, steps_dir):
     """Write <stem>_composite.jpg: each IMAGE's people on a new background.
 
     Foreground colours are estimated (pymatting's multilevel method), so hair
-    carries none of the old background's colour into the new one.
+    carries none of the old background's colour into the new one. A translucent
+    background (#RRGGBBAA, transparent) gives a PNG with an alpha channel.
+    For one output file (-o x.png, or standard output) use `fusionmat predict
+    IMAGE -o FILE --bg ...`.
 
     \b
     Examples:
       fusionmat compose photo.jpg --bg beach.jpg
-      fusionmat compose photo.jpg --bg '#ffffff' --png
+      fusionmat compose photo.jpg --bg white --format png
+      fusionmat compose photo.jpg --bg '#00000080'
       fusionmat compose photo.jpg --bg blur:40
       fusionmat compose photo.jpg --bg beach.jpg --matte photo_matting.png
     """
     if matte_file is not None and len(images) != 1:
         raise click.UsageError("--matte goes with exactly one IMAGE")
-    plan = OutputPlan(background=background_or_exit(background, fit), composite_format="png" if png else "jpg",
-                      matte_and_preview=False)
+    plan = output_plan(background=background, fit=fit, composite_format="png" if png else composite_format,
+                       quality=quality, matte_and_preview=False)
     if matte_file is not None:
         echo_outcomes(write_each(images, out_dir, plan, lambda _, rgb: matte_for(matte_file, rgb.shape[:2]),
-                                 also_inputs=(matte_file,)), shown="composite")
+                                 also_inputs=(matte_file,)), shown="composite", total=len(images))
         return
     loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
     preprocessor = build_preprocessor(rotate, crop, aspect, threads)
     echo_outcomes(write_each(images, out_dir, plan, engine_matte(loaded, refine, preprocessor, steps_dir)),
-                  shown="composite")
+                  shown="composite", total=len(images))

@@ -12,7 +12,8 @@ from fusionmat.export import FORMATS, QUANTIZE
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True,
               help="coreml: .mlpackage (mlprogram); tflite; onnx (opset 17); savedmodel (a folder).")
-@click.option("--size", required=True, metavar="HxW", help="Fixed input size, multiples of 32 (e.g. 800x608).")
+@click.option("--size", required=True, metavar="WIDTHxHEIGHT",
+              help="Fixed input size, multiples of 32 (e.g. 608x800 for a portrait).")
 @click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The released .h5 or any compatible file (default: looked for as for --engine latefusion).")
 @click.option("--partial", is_flag=True, help="Accept a file without the fusion layers (they stay untrained).")
@@ -32,7 +33,7 @@ def export(fmt, size, weights_file, partial, quantize, out):
     \b
     Examples:
       fusionmat export --format tflite --size 512x512 -o latefusion.tflite --quantize float16
-      fusionmat export --format coreml --size 800x608 --weights latefusion.h5 -o LateFusion.mlpackage
+      fusionmat export --format coreml --size 608x800 --weights latefusion.h5 -o LateFusion.mlpackage
       fusionmat export --format onnx --size 512x512 -o latefusion.onnx
     """
     from fusionmat.engines.latefusion import parse_size

@@ -33,11 +33,12 @@ def inference_size(height: int, width: int, long_side: int = LONG_SIDE) -> tuple
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """'800x608' -> (800, 608); both multiples of 32."""
+    """WIDTHxHEIGHT, as every size fusionmat takes: '608x800' -> (height, width) = (800, 608);
+    both multiples of 32."""
     try:
-        h, w = (int(v) for v in text.lower().split("x"))
+        w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise ValueError(f"size must be HxW, e.g. 800x608, got {text!r}") from None
+        raise ValueError(f"size must be WIDTHxHEIGHT, e.g. 608x800, got {text!r}") from None
     if h <= 0 or w <= 0 or h % STRIDE or w % STRIDE:
         raise ValueError(f"size must be positive multiples of {STRIDE}, got {text!r}")
     return h, w
