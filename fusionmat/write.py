@@ -196,9 +196,23 @@ def encode(array: np.ndarray | Image.Image, fmt: str, destination, *, quality: i
 
 def save_image(path: str | os.PathLike, array: np.ndarray | Image.Image, *, quality: int = JPEG_QUALITY,
                text: Mapping[str, str] | None = None) -> Path:
-    """Save an image atomically (see :func:`encode`); the format comes from the suffix."""
+    """Save an image atomically (see :func:`encode`); the format comes from the suffix.
+
+    The image is encoded in memory and then written with Python's file object, which writes
+    every byte or raises: Pillow's encoders write to the file descriptor themselves and take a
+    short write on a full disk for success, which left truncated files."""
+    import io
+
     fmt = format_of(path)
-    return atomic_write(path, lambda tmp: encode(array, fmt, tmp, quality=quality, text=text, name=path))
+    buffer = io.BytesIO()
+    encode(array, fmt, buffer, quality=quality, text=text, name=path)
+    data = buffer.getbuffer()
+    return atomic_write(path, lambda tmp: _write_all(tmp, data))
+
+
+def _write_all(path: str, data) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
 
 
 def preview_image(image: np.ndarray, alpha: np.ndarray) -> Image.Image:

@@ -147,3 +147,22 @@ def test_checked_rgb_keeps_eight_bit_photos_and_to_float_scales_them():
     np.testing.assert_allclose(to_float(photo), photo / 255.0, atol=1e-6)
     with pytest.raises(ValueError, match="photo must be HxWx3"):
         checked_rgb(np.zeros((3, 3)), "photo")
+
+
+def test_decompression_bombs_are_refused_whatever_the_warning_filters(tmp_path):
+    """Pillow only warns between one and two times its pixel limit; the refusal must not depend on
+    the process's warning filters, which other threads change."""
+    import warnings
+
+    from PIL import Image as PILImage
+
+    bomb = tmp_path / "bomb.png"
+    PILImage.new("1", (13000, 13000)).save(bomb)  # 169 MP: 1.9 times the limit
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ImageReadError, match="too many pixels"):
+            read_image(bomb, dtype=np.uint8)
+        from fusionmat.read import read_matte
+
+        with pytest.raises(ImageReadError, match="too many pixels"):
+            read_matte(bomb)

@@ -63,3 +63,31 @@ def test_refuse_inputs(tmp_path):
     src.write_bytes(b"x")
     with pytest.raises(OutputError, match="refusing to overwrite an input"):
         refuse_inputs([tmp_path / "." / "a.png"], {src.resolve()})
+
+
+def test_a_short_write_on_a_full_disk_is_an_error_not_a_truncated_file(tmp_path):
+    """A full disk first accepts part of a write: Pillow's encoders took that for success and left
+    truncated JPEGs at their final names. Simulated with a file-size limit inside the last chunk."""
+    import subprocess
+    import sys
+
+    code = f"""
+import io, resource, signal, sys
+import numpy as np
+from PIL import Image
+from fusionmat.errors import OutputError
+from fusionmat.write import save_image
+picture = (np.random.default_rng(0).random((400, 400, 3)) * 255).astype(np.uint8)
+encoded = io.BytesIO()
+Image.fromarray(picture).save(encoded, format="JPEG", quality=95, subsampling=0)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail (EFBIG) instead of killing
+resource.setrlimit(resource.RLIMIT_FSIZE, (len(encoded.getvalue()) - 100,) * 2)
+try:
+    save_image({str(tmp_path / 'big.jpg')!r}, picture)
+except OutputError as exc:
+    print("refused:", exc)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("refused:") and "big.jpg" in out.stdout
+    assert sorted(os.listdir(tmp_path)) == []  # no final file, no temp file

@@ -8,7 +8,14 @@ import os
 # An explicit OPENBLAS_NUM_THREADS in the environment wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import warnings  # noqa: E402
+
 import click  # noqa: E402
+from PIL import Image  # noqa: E402
+
+# Files over Pillow's pixel limit are refused with one line naming them (fusionmat.read.refuse_bombs);
+# Pillow's own warning for them would only add a second, less clear line.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 from fusionmat import __version__  # noqa: E402
 # Modules, not their commands, are imported: fusionmat.cli.batch stays the module (its command
