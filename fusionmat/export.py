@@ -68,13 +68,37 @@ def size_of(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def export_model(model, fmt: str, out: str | os.PathLike, *, quantize: str = "none") -> ExportResult:
-    """Convert a :func:`deployable_model` to ``fmt`` at ``out``; the target appears only when done."""
+EXPORT_MARKERS = ("saved_model.pb", "Manifest.json")
+"""Files that say a folder is an export (SavedModel, Core ML package) that ``overwrite`` may replace."""
+
+
+def check_target(out: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """``out`` as a Path, if an export may be written there: a missing path, or with ``overwrite``
+    an existing file or an earlier export folder (never another folder: it would be deleted)."""
+    from fusionmat.errors import OutputError
+
+    out = Path(out)
+    if not out.exists() and not out.is_symlink():
+        return out
+    if not overwrite:
+        raise OutputError(f"{out}: already exists; --overwrite replaces it")
+    if out.is_dir() and not any((out / marker).is_file() for marker in EXPORT_MARKERS):
+        raise OutputError(f"{out}: is a folder that is not an earlier export; refusing to replace it")
+    if not out.is_dir() and not out.is_file():
+        raise OutputError(f"{out}: is not a regular file; refusing to replace it")
+    return out
+
+
+def export_model(model, fmt: str, out: str | os.PathLike, *, quantize: str = "none",
+                 overwrite: bool = False) -> ExportResult:
+    """Convert a :func:`deployable_model` to ``fmt`` at ``out``; the target appears only when done.
+
+    An existing ``out`` is replaced only with ``overwrite`` (see :func:`check_target`)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if quantize != "none" and fmt != "tflite":
         raise ValueError("--quantize applies to --format tflite only")
-    out = Path(out)
+    out = check_target(out, overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:

@@ -117,11 +117,12 @@ def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: Mapping[str, Path],
                   stamp: str | None = None) -> None:
     """Write every file in ``paths`` (each atomically); colours are estimated once when needed.
 
-    ``stamp`` (see :mod:`fusionmat.resume`) goes into the matte, which is written last, so a
-    matte with a stamp means the image's other outputs were written before it.
+    ``stamp`` (see :mod:`fusionmat.resume`) goes into the anchor output (the matte, else the
+    composite), which is written last, so a stamped anchor means the image's other outputs
+    were written before it.
     """
     from fusionmat.foreground import estimate_layers
-    from fusionmat.resume import STAMP_KEY
+    from fusionmat.resume import STAMP_KEY, anchor
     from fusionmat.write import cutout_rgba, preview_image, save_image
 
     if "concat" in paths:
@@ -131,7 +132,9 @@ def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: Mapping[str, Path],
         if "cutout" in paths:
             save_image(paths["cutout"], cutout_rgba(fg, alpha))
         if "composite" in paths:
-            save_image(paths["composite"], composite_of(rgb, fg, bg, alpha, plan.background), quality=plan.quality)
+            mark = {STAMP_KEY: stamp} if stamp and anchor(paths) == "composite" else None
+            save_image(paths["composite"], composite_of(rgb, fg, bg, alpha, plan.background), quality=plan.quality,
+                       text=mark)
     if "matting" in paths:
         save_image(paths["matting"], alpha, text={STAMP_KEY: stamp} if stamp else None)
 

@@ -1,6 +1,7 @@
 """Deciding whether an image's outputs are up to date, so a re-run can skip it.
 
-Each matte carries a stamp in a PNG text chunk (``fusionmat``): the input file's size and
+Each image's anchor output (its matte; for ``compose``, which writes no matte, its composite)
+carries a stamp, in a PNG text chunk or a JPEG comment (``fusionmat``): the input file's size and
 modification time (nanoseconds) when it was read, and a key of every setting that shapes the
 outputs (engine and its options, refinement, preprocessing, cut-out, background, format,
 fusionmat's version). A re-run skips an image only when all its outputs exist and the matte's
@@ -62,24 +63,43 @@ def stamp(image: str | os.PathLike, key: str) -> str:
     return json.dumps({"settings": key, "source": source_stamp(image)}, sort_keys=True)
 
 
-def read_stamp(matte: str | os.PathLike) -> str | None:
-    """The stamp in a matte PNG (read from its header, without decoding the pixels), or None."""
+def read_stamp(output: str | os.PathLike) -> str | None:
+    """The stamp in a PNG's text chunk or a JPEG's comment (read from the header, without
+    decoding the pixels), or None."""
     from PIL import Image
 
     from fusionmat.storage import as_path, opened
 
     try:
-        with opened(as_path(matte)) as source, Image.open(source) as im:
-            return im.info.get(STAMP_KEY)
-    except Exception:  # noqa: BLE001 - missing, unreadable or not a PNG: not up to date
+        with opened(as_path(output)) as source, Image.open(source) as im:
+            if STAMP_KEY in im.info:
+                return im.info[STAMP_KEY]
+            comment = im.info.get("comment", b"")
+            text = comment.decode("utf-8", "replace") if isinstance(comment, bytes) else str(comment)
+            for line in text.splitlines():
+                name, sep, value = line.partition("=")
+                if sep and name == STAMP_KEY:
+                    return value
+            return None
+    except Exception:  # noqa: BLE001 - missing, unreadable or not an image: not up to date
         return None
 
 
+ANCHORS = ("matting", "composite")
+"""The output that carries the stamp: the first of these an image has."""
+
+
+def anchor(outputs: Mapping[str, Path]) -> str | None:
+    """The kind of output that carries the stamp among ``outputs`` (None: no output can)."""
+    return next((kind for kind in ANCHORS if kind in outputs), None)
+
+
 def is_up_to_date(image: str | os.PathLike, outputs: Mapping[str, Path], key: str) -> bool:
-    """True when every output (by kind) exists and the matte's stamp is the one this run would write."""
-    matte = outputs.get("matting")
-    if matte is None or not all(p.is_file() for p in outputs.values()):
+    """True when every output (by kind) exists and the anchor's stamp is the one this run would write."""
+    kind = anchor(outputs)
+    if kind is None or not all(p.is_file() for p in outputs.values()):
         return False
+    matte = outputs[kind]
     try:
         expected = stamp(image, key)
     except OSError:

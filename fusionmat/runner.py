@@ -126,13 +126,14 @@ class Report:
                 f"{len(self.failed)} failed in {d['seconds']:.1f} s ({d['images_per_second']:.2f} images/s)")
 
 
-def batch_key(engine: Engine, refine: str, preprocessor, plan: OutputPlan) -> str:
-    """The settings key stamped into each matte (see :mod:`fusionmat.resume`)."""
+def batch_key(engine: Engine | None, refine: str, preprocessor, plan: OutputPlan, *, matte=None) -> str:
+    """The settings key stamped into each image's outputs (see :mod:`fusionmat.resume`); with a
+    ``matte`` file (``compose --matte``) that file's identity stands for the engine's settings."""
     from fusionmat.resume import settings_key
 
     background = plan.background
     return settings_key({
-        "engine": engine.settings(),
+        "engine": engine.settings() if engine is not None else {"matte": matte},
         "refine": refine,
         "preprocess": dataclasses.asdict(preprocessor.settings) if preprocessor is not None else None,
         "cutout": plan.cutout,

@@ -177,7 +177,8 @@ def encode(array: np.ndarray | Image.Image, fmt: str, destination, *, quality: i
     """Encode a float [0, 1] or uint8 array (HxW, HxWx3 or HxWx4), or a Pillow image, as ``fmt``
     ('PNG', 'JPEG', 'WEBP', 'TIFF') into ``destination`` (a path or a binary file).
 
-    ``text`` goes into a PNG's text chunks; ``quality`` is JPEG's and WebP's. OutputError
+    ``text`` goes into a PNG's text chunks, or a JPEG's comment as ``key=value`` lines (WebP and
+    TIFF: not written); ``quality`` is JPEG's and WebP's. OutputError
     (naming ``name``) for an image the format cannot hold."""
     im = array if isinstance(array, Image.Image) else Image.fromarray(to_uint8(array))
     if fmt == "JPEG" and im.mode == "RGBA":
@@ -189,6 +190,8 @@ def encode(array: np.ndarray | Image.Image, fmt: str, destination, *, quality: i
         options["pnginfo"] = info = PngInfo()
         for key, value in text.items():
             info.add_text(key, value)
+    if fmt == "JPEG" and text:
+        options["comment"] = "\n".join(f"{key}={value}" for key, value in text.items())
     if fmt == "JPEG":
         options["subsampling"] = 0  # 4:4:4: 4:2:0 halves the colour resolution and brings back hair halos
     im.save(destination, format=fmt, **options)

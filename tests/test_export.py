@@ -196,3 +196,21 @@ def test_export_usage_errors(args, message):
         args = [*args, "--format", base["--format"]]
     result = CliRunner().invoke(main, ["export", *args, "-o", "x"])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_an_existing_target_is_replaced_only_with_overwrite(tmp_path, stand_in):
+    out = export(tmp_path, stand_in, "tflite", "m.tflite")
+    result = CliRunner().invoke(main, ["export", "--format", "tflite", "--size", f"{WIDTH}x{HEIGHT}", "--weights",
+                                       str(stand_in), "-o", str(out)])
+    assert result.exit_code == 1 and "already exists; --overwrite replaces it" in result.output
+    export(tmp_path, stand_in, "tflite", "m.tflite", "--overwrite")
+
+
+def test_a_folder_that_is_not_an_export_is_never_replaced(tmp_path, stand_in):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "keep.jpg").write_bytes(b"precious")
+    result = CliRunner().invoke(main, ["export", "--format", "savedmodel", "--size", f"{WIDTH}x{HEIGHT}",
+                                       "--weights", str(stand_in), "-o", str(photos), "--overwrite"])
+    assert result.exit_code == 1 and "not an earlier export" in result.output
+    assert (photos / "keep.jpg").read_bytes() == b"precious"

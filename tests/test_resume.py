@@ -108,3 +108,23 @@ def test_batch_removes_temp_files_of_a_killed_run(tmp_path, astronaut):
     result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(out), "--engine", "selfie"])
     assert "removed 1 temp file(s)" in result.output
     assert not stale.exists() and live.exists()
+
+
+def test_compose_skips_an_up_to_date_composite_and_redoes_a_changed_one(tmp_path, astronaut):
+    """compose writes no matte: its composite (JPEG comment or PNG text) carries the stamp."""
+    photo, matte = tmp_path / "p.png", tmp_path / "m.png"
+    Image.fromarray(astronaut).resize((64, 64)).save(photo)
+    alpha = np.zeros((64, 64), np.uint8)
+    alpha[16:48, 16:48] = 255
+    Image.fromarray(alpha).save(matte)
+    args = ["compose", str(photo), "--matte", str(matte), "--bg", "#ff0000", "-o", str(tmp_path / "out")]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0 and "skipped" not in first.output
+    assert read_stamp(tmp_path / "out" / "p_composite.jpg") is not None
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "up to date, skipped" in again.output
+    blue = CliRunner().invoke(main, [*args[:-3], "#0000ff", "-o", str(tmp_path / "out")])
+    assert blue.exit_code == 0 and "skipped" not in blue.output
+    assert np.asarray(Image.open(tmp_path / "out" / "p_composite.jpg"))[0, 0, 2] > 200
+    forced = CliRunner().invoke(main, [*args[:-3], "#0000ff", "-o", str(tmp_path / "out"), "--overwrite"])
+    assert forced.exit_code == 0 and "skipped" not in forced.output

@@ -21,7 +21,8 @@ from fusionmat.export import FORMATS, QUANTIZE
               help="tflite only: float16 weights, or dynamic-range int8 weights.")
 @click.option("-o", "--out", "out", type=click.Path(path_type=Path), required=True,
               help="Output file (folder for savedmodel and coreml's .mlpackage).")
-def export(fmt, size, weights_file, partial, quantize, out):
+@click.option("--overwrite", is_flag=True, help="Replace an existing output (a file, or an earlier export's folder).")
+def export(fmt, size, weights_file, partial, quantize, out, overwrite):
     """Export the Late Fusion network at a fixed size for phones and other runtimes.
 
     Input `image`: 1xHxWx3 RGB, 0..255 (Core ML: an RGB image); the mean
@@ -38,8 +39,9 @@ def export(fmt, size, weights_file, partial, quantize, out):
     """
     from fusionmat.engines.latefusion import parse_size
     from fusionmat.errors import FusionmatError
-    from fusionmat.export import export_model
+    from fusionmat.export import check_target, export_model
     from fusionmat.weights import find_latefusion_weights
+    from fusionmat.write import refuse_inputs
 
     try:
         height, width = parse_size(size)
@@ -48,15 +50,17 @@ def export(fmt, size, weights_file, partial, quantize, out):
     if quantize != "none" and fmt != "tflite":
         raise click.BadParameter("applies to --format tflite only", param_hint="--quantize")
     try:
+        check_target(out, overwrite=overwrite)  # before minutes of conversion
         import_runtime(fmt)
         path = find_latefusion_weights(weights_file)
+        refuse_inputs([out], {Path(path).resolve()})
         from fusionmat.export import deployable_model
 
         model = reporting_warnings(str(path), deployable_model, path, height, width, partial=partial)
-        result = export_model(model, fmt, out, quantize=quantize)
+        result = export_model(model, fmt, out, quantize=quantize, overwrite=overwrite)
     except FusionmatError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{result.path}: {fmt}{'' if quantize == 'none' else ' ' + quantize}, {height}x{width}, "
+    click.echo(f"{result.path}: {fmt}{'' if quantize == 'none' else ' ' + quantize}, {width}x{height}, "
                f"{result.bytes / 1e6:.1f} MB, converted in {result.seconds:.1f} s")
 
 
