@@ -13,6 +13,8 @@ EXPORT = [*LATEFUSION, "tf2onnx>=1.16", "onnx>=1.16", "coremltools>=8.0"]
 """`fusionmat export`: the Late Fusion network and the converters."""
 RAY = ["ray[data]>=2.40", "fsspec>=2024.6", "universal_pathlib>=0.2.5"]
 """`fusionmat batch --executor ray` and fsspec URLs (add the store's back end: s3fs, gcsfs, ...)."""
+SERVE = ["starlette>=0.40", "uvicorn>=0.30", "python-multipart>=0.0.9"]
+"""`fusionmat serve`: the HTTP API and web page."""
 
 setup(
     name="fusionmat",
@@ -22,7 +24,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["fusionmat", "fusionmat.*"]),
-    package_data={"fusionmat": ["weights_manifest.json"]},
+    package_data={"fusionmat": ["weights_manifest.json", "static/*.html"]},
     install_requires=[
         "numpy>=1.26",
         "pillow>=10.0",
@@ -38,7 +40,8 @@ setup(
         "latefusion": LATEFUSION,
         "export": EXPORT,
         "ray": RAY,
-        "test": ["pytest>=8", "scikit-image>=0.22", *EXPORT, *RAY],
+        "serve": SERVE,
+        "test": ["pytest>=8", "scikit-image>=0.22", "httpx>=0.27", "selenium>=4.20", *EXPORT, *RAY, *SERVE],
     },
     entry_points={"console_scripts": ["fusionmat=fusionmat.cli:main"]},
 )

@@ -1,0 +1,160 @@
+"""`fusionmat serve`: every endpoint and every error, through Starlette's test client."""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import import_or_skip, requires_weights
+
+import_or_skip("starlette")
+import_or_skip("httpx")
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photo(astronaut) -> bytes:
+    return png_bytes(np.asarray(Image.fromarray(astronaut).resize((192, 160))))
+
+
+def client_for(**settings):
+    from starlette.testclient import TestClient
+
+    from fusionmat.serve import ServeSettings, create_app
+
+    return TestClient(create_app(ServeSettings(engine="selfie", **settings)), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with client_for() as client:
+        yield client
+
+
+@requires_weights
+def test_health_engines_and_page(client):
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok" and health.json()["engine"] == "selfie"
+    engines = client.get("/api/engines").json()
+    assert engines["default"] == "selfie" and {e["name"] for e in engines["engines"]} >= {"modnet", "selfie"}
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "api/matte" in page.text and "http" not in page.text.split("<script>")[1]  # no external assets
+
+
+@requires_weights
+def test_cutout_by_default_with_the_photo_size(client, photo):
+    answer = client.post("/api/matte", files={"image": ("p.png", photo, "image/png")})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+    cut = Image.open(io.BytesIO(answer.content))
+    assert cut.mode == "RGBA" and cut.size == (192, 160)
+    alpha = np.asarray(cut)[..., 3]
+    assert alpha.min() == 0 and alpha.max() == 255
+
+
+@requires_weights
+@pytest.mark.parametrize("params, mode, size, content_type", [
+    ({"output": "matte"}, "L", (192, 160), "image/png"),
+    ({"output": "concat", "format": "jpg"}, "RGB", (384, 160), "image/jpeg"),
+    ({"output": "composite", "bg": "#00ff00", "format": "webp"}, "RGB", (192, 160), "image/webp"),
+    ({"output": "composite", "bg": "transparent"}, "RGBA", (192, 160), "image/png"),
+    ({"output": "composite", "bg": "blur:10", "rotate": "none", "crop": "none"}, "RGB", (192, 160), "image/png"),
+])
+def test_outputs_from_a_raw_body(client, photo, params, mode, size, content_type):
+    answer = client.post("/api/matte", params=params, content=photo, headers={"content-type": "image/png"})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == content_type
+    image = Image.open(io.BytesIO(answer.content))
+    assert image.mode == mode and image.size == size
+
+
+@requires_weights
+def test_a_composite_on_an_uploaded_picture(client, photo):
+    red = png_bytes(np.full((50, 80, 3), (255, 0, 0), np.uint8))
+    answer = client.post("/api/matte", data={"output": "composite"},
+                         files={"image": ("p.png", photo, "image/png"), "background": ("bg.png", red, "image/png")})
+    assert answer.status_code == 200, answer.text
+    corner = np.asarray(Image.open(io.BytesIO(answer.content)))[0, 0]
+    assert corner[0] > 200 and corner[1] < 60
+
+
+@requires_weights
+@pytest.mark.parametrize("params, body, status, words", [
+    ({"output": "x"}, "photo", 400, "output must be one of"),
+    ({"format": "jpg"}, "photo", 400, "cannot hold the cutout's transparency"),
+    ({"output": "composite"}, "photo", 400, "needs bg"),
+    ({"bg": "#12"}, "photo", 400, "background colour must be"),
+    ({"rotate": "nan"}, "photo", 400, "finite"),
+    ({"quality": "0"}, "photo", 400, "quality must be 1-100"),
+    ({}, "", 400, "no photo"),
+    ({}, "text", 415, "not an image"),
+    ({}, "bomb", 422, "too many pixels"),
+])
+def test_errors_are_json_with_the_right_status(client, photo, params, body, status, words):
+    bomb = io.BytesIO()
+    Image.new("1", (13000, 13000)).save(bomb, format="PNG")
+    content = {"photo": photo, "": b"", "text": b"not a photo", "bomb": bomb.getvalue()}[body]
+    answer = client.post("/api/matte", params=params, content=content)
+    assert answer.status_code == status and words in answer.json()["error"], answer.text
+    assert "Traceback" not in answer.text
+
+
+@requires_weights
+def test_uploads_over_the_limit_are_413_and_leave_no_temp_file(photo):
+    before = set(os.listdir(tempfile.gettempdir()))
+    big = photo + b"\0" * 300_000
+    with client_for(max_upload_mb=0.1) as client:
+        raw = client.post("/api/matte", content=big)
+        form = client.post("/api/matte", files={"image": ("p.png", big, "image/png")})
+        assert raw.status_code == form.status_code == 413 and "over the limit" in raw.json()["error"]
+        ok = client.post("/api/matte", files={"image": ("p.png", photo, "image/png")})
+        assert ok.status_code == 200
+    assert set(os.listdir(tempfile.gettempdir())) - before == set()
+
+
+@requires_weights
+def test_past_the_queue_bound_requests_get_503_with_retry_after(photo, monkeypatch):
+    import fusionmat.serve as serve
+
+    entered, release = threading.Event(), threading.Event()
+    real = serve.Workers.matte
+
+    def slow(self, *args):
+        entered.set()
+        release.wait(30)
+        return real(self, *args)
+
+    monkeypatch.setattr(serve.Workers, "matte", slow)
+    with client_for(max_queue=1) as client:
+        first: dict = {}
+        worker = threading.Thread(target=lambda: first.update(answer=client.post("/api/matte", content=photo)))
+        worker.start()
+        assert entered.wait(30)
+        busy = client.post("/api/matte", content=photo)
+        release.set()
+        worker.join(60)
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "2" and "busy" in busy.json()["error"]
+    assert first["answer"].status_code == 200
+
+
+@requires_weights
+def test_an_unexpected_failure_is_a_500_without_a_trace(photo, monkeypatch):
+    import fusionmat.serve as serve
+
+    def broken(*args):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(serve, "render_answer", broken)
+    with client_for() as client:
+        answer = client.post("/api/matte", content=photo)
+    assert answer.status_code == 500 and "secret" not in answer.text and "internal error" in answer.json()["error"]
