@@ -13,6 +13,8 @@ EXPORT = [*LATEFUSION, "tf2onnx>=1.16", "onnx>=1.16", "coremltools>=8.0"]
 """`fusionmat export`: the Late Fusion network and the converters."""
 RAY = ["ray[data]>=2.40", "fsspec>=2024.6", "universal_pathlib>=0.2.5"]
 """`fusionmat batch --executor ray` and fsspec URLs (add the store's back end: s3fs, gcsfs, ...)."""
+VIDEO = ["av>=12.0"]
+"""`fusionmat video`: PyAV, with FFmpeg's libraries in its wheel."""
 SERVE = ["starlette>=0.40", "uvicorn>=0.30", "python-multipart>=0.0.9"]
 """`fusionmat serve`: the HTTP API and web page."""
 
@@ -41,7 +43,8 @@ setup(
         "export": EXPORT,
         "ray": RAY,
         "serve": SERVE,
-        "test": ["pytest>=8", "scikit-image>=0.22", "httpx>=0.27", "selenium>=4.20", *EXPORT, *RAY, *SERVE],
+        "video": VIDEO,
+        "test": ["pytest>=8", "scikit-image>=0.22", "httpx>=0.27", "selenium>=4.20", *EXPORT, *RAY, *SERVE, *VIDEO],
     },
     entry_points={"console_scripts": ["fusionmat=fusionmat.cli:main"]},
 )

@@ -113,4 +113,13 @@ def batch(src: "str | os.PathLike", out: "str | os.PathLike | None" = None, **op
     return run_batch(src, out, **options)
 
 
-__all__ = ["__version__", "batch", "composite", "cutout", "load_engine", "matte"]
+def video(source: "str | os.PathLike", out: "str | os.PathLike | None" = None, **options):
+    """Matte every frame of a video file: ``<stem>_matting.mp4`` (and a composite with
+    ``background=``, a cut-out with ``alpha='webm'|'png'``). Returns a
+    :class:`fusionmat.videos.VideoReport`. Options: see :func:`fusionmat.videos.matte_video`."""
+    from fusionmat.videos import matte_video
+
+    return matte_video(source, out, **options)
+
+
+__all__ = ["__version__", "batch", "composite", "cutout", "load_engine", "matte", "video"]

@@ -42,6 +42,19 @@ def import_or_skip(name: str):
 
 
 @pytest.fixture(scope="session")
+def recipe_model():
+    """The Late Fusion network (any input size) with the reference's deterministic recipe weights;
+    built once for the session (about 5 s)."""
+    import_or_skip("tf_keras")
+    from fusionmat.latefusion.model import build_latefusion
+    from tests.latefusion_fixtures import set_recipe_weights
+
+    model = build_latefusion()
+    set_recipe_weights(model)
+    return model
+
+
+@pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
     """scikit-image's astronaut portrait (public domain), 512x512 uint8 RGB."""
     from skimage import data

@@ -24,14 +24,6 @@ HEIGHT, WIDTH = 96, 64
 
 
 @pytest.fixture(scope="module")
-def recipe_h5(tmp_path_factory):
-    from fusionmat.latefusion.model import build_latefusion
-    from tests.latefusion_fixtures import write_keras2_h5
-
-    return write_keras2_h5(tmp_path_factory.mktemp("w") / "recipe.h5", build_latefusion())
-
-
-@pytest.fixture(scope="module")
 def parity_image() -> np.ndarray:
     """The reference's parity input (a fresh clone: any 96x64 image), as the exports take it."""
     if PARITY.is_file():
@@ -92,12 +84,13 @@ def export(tmp_path, weights, fmt, name, *extra):
 
 
 @requires_shared
-def test_keras_export_model_matches_the_released_network(recipe_h5):
-    """The full network's deployable graph (mean subtraction inside) gives the reference's alpha."""
-    from fusionmat.export import deployable_model
+def test_keras_export_model_matches_the_released_network(recipe_model):
+    """The full network with the export's wrapping (mean subtraction inside) gives the reference's alpha."""
+    from fusionmat.export import for_export
+    from fusionmat.latefusion.model import MEAN_PIXEL
 
     image = np.load(PARITY).astype(np.float32)[None]
-    matte = deployable_model(recipe_h5, *image.shape[1:3])(image).numpy()
+    matte = for_export(recipe_model, *image.shape[1:3], MEAN_PIXEL)(image).numpy()
     expected = SHARED / "reference" / "latefusion" / "parity_expected.npz"
     np.testing.assert_allclose(matte[0, ..., 0], np.load(expected)["alpha"], atol=1e-4)
 

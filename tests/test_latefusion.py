@@ -10,7 +10,7 @@ from PIL import Image
 
 from fusionmat.errors import WeightsError
 from tests.conftest import SHARED, import_or_skip, requires_shared
-from tests.latefusion_fixtures import set_recipe_weights, write_keras2_h5
+from tests.latefusion_fixtures import write_keras2_h5
 
 REFERENCE = SHARED / "reference" / "latefusion"
 PROBES = {  # parity array -> layer whose output it is
@@ -20,15 +20,6 @@ PROBES = {  # parity array -> layer whose output it is
 OUTPUTS = ("alpha", "fg", "bg", "beta")
 
 import_or_skip("tf_keras")
-
-
-@pytest.fixture(scope="module")
-def recipe_model():
-    from fusionmat.latefusion.model import build_latefusion
-
-    model = build_latefusion()
-    set_recipe_weights(model)
-    return model
 
 
 @pytest.fixture(scope="module")
@@ -99,13 +90,12 @@ def h5_files(tmp_path_factory, recipe_model):
     }
 
 
-@pytest.mark.parametrize("variant", ["weights_only", "whole_model"])
-def test_cli_loads_keras2_file_and_reproduces_parity(variant, h5_files, recipe_model, parity_input, tmp_path):
+def test_cli_loads_keras2_file_and_reproduces_parity(h5_files, recipe_model, parity_input, tmp_path):
     from fusionmat.cli import main
 
     Image.fromarray(parity_input).save(tmp_path / "parity.png")
     result = CliRunner().invoke(main, ["predict", str(tmp_path / "parity.png"), "--engine", "latefusion",
-                                       "--weights", str(h5_files[variant]), "--size", "64x96"])
+                                       "--weights", str(h5_files["weights_only"]), "--size", "64x96"])
     assert result.exit_code == 0, result.output
     matte = np.asarray(Image.open(tmp_path / "parity_matting.png"), dtype=np.float32) / 255.0
     if (REFERENCE / "parity_expected.npz").is_file():
@@ -118,16 +108,19 @@ def test_cli_loads_keras2_file_and_reproduces_parity(variant, h5_files, recipe_m
     assert concat.size == (128, 96)
 
 
-def test_loader_accepts_str_names_and_reports_extras(h5_files, recipe_model, parity_input):
+@pytest.mark.parametrize("variant", ["str_names", "whole_model"])
+def test_loader_reads_every_layout(variant, h5_files, recipe_model, parity_input):
+    """Names stored as str (not bytes), and a whole saved model (weights under model_weights/)."""
     from fusionmat.latefusion.h5weights import load_h5_weights
     from fusionmat.latefusion.model import build_latefusion
 
     model = build_latefusion(96, 64)
-    report = load_h5_weights(model, h5_files["str_names"])
+    report = load_h5_weights(model, h5_files[variant])
     assert len(report.loaded) == 450 and not report.skipped_missing
     np.testing.assert_allclose(run_all(model, parity_input)["alpha"], run_all(recipe_model, parity_input)["alpha"],
                                atol=1e-6)
-    assert load_h5_weights(model, h5_files["weights_only"]).extra_in_file == ["loss_head"]
+    if variant == "str_names":
+        assert load_h5_weights(model, h5_files["weights_only"]).extra_in_file == ["loss_head"]
 
 
 @pytest.mark.parametrize(

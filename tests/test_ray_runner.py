@@ -41,7 +41,7 @@ def test_ray_gives_the_same_mattes_and_report_as_local_threads(tmp_path, astrona
     src = tmp_path / "photos"
     src.mkdir()
     good, bad = make_fault_folder(src, astronaut)
-    common = ["batch", str(src), "-r", "--threads", "1"]
+    common = ["batch", str(src), "-r", "--threads", "1", "--engine", "selfie"]  # the engine does not matter here
     local = CliRunner().invoke(main, [*common, "--out", str(tmp_path / "local"), "--json", str(tmp_path / "l.json")])
     on_ray = CliRunner().invoke(main, [*common, "--out", str(tmp_path / "ray"), "--json", str(tmp_path / "r.json"),
                                        "--executor", "ray", "--concurrency", "2"])
@@ -68,11 +68,11 @@ def test_ctrl_c_of_a_ray_run_leaves_nothing_partial_and_a_rerun_resumes(tmp_path
         if len(seen) == 2:
             raise KeyboardInterrupt
 
-    first = fusionmat.batch(src, out, executor="ray", concurrency=1, on_event=interrupt_after_two)
+    first = fusionmat.batch(src, out, engine="selfie", executor="ray", concurrency=1, on_event=interrupt_after_two)
     assert first.interrupted and len(first.done) == 2  # recorded, then shown: the second event stopped it
     for matte in out.glob("*_matting.png"):  # whatever is at a final name is whole
         assert Image.open(matte).size[1] == 128
-    second = fusionmat.batch(src, out, executor="ray", concurrency=2)
+    second = fusionmat.batch(src, out, engine="selfie", executor="ray", concurrency=2)
     assert second.ok and len(second.done) + len(second.skipped) == 6 and len(second.skipped) >= 1
     assert sorted(p.name for p in out.iterdir()) == sorted(f"p{i}_{kind}" for i in range(6)
                                                              for kind in ("concat.jpg", "matting.png"))

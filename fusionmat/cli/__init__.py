@@ -20,7 +20,7 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 from fusionmat import __version__  # noqa: E402
 # Modules, not their commands, are imported: fusionmat.cli.batch stays the module (its command
 # is fusionmat.cli.batch.batch), so no command shadows the module it lives in.
-from fusionmat.cli import batch, compose, evaluate, export, predict, serve, weights  # noqa: E402
+from fusionmat.cli import batch, compose, evaluate, export, predict, serve, video, weights  # noqa: E402
 
 
 class Commands(click.Group):
@@ -58,7 +58,7 @@ def main() -> None:
     """
 
 
-for _module in (predict, batch, compose, evaluate, export, serve, weights):
+for _module in (predict, batch, compose, video, evaluate, export, serve, weights):
     main.add_command(getattr(_module, _module.__name__.rpartition(".")[2]))
 
 __all__ = ["main"]

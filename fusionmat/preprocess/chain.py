@@ -131,10 +131,20 @@ class Preprocessor:
 
     def steps(self, image: np.ndarray) -> list[Transformed]:
         """Every step's result in order; the last one's image is what the engine sees."""
+        return self._run(image)[0]
+
+    def decide(self, image: np.ndarray) -> Settings:
+        """The automatic settings made explicit for ``image`` (the angle turned, the box cropped),
+        so a run of similar images (the frames of one shot) gets the same steps without detection."""
+        return self._run(image)[1]
+
+    def _run(self, image: np.ndarray) -> tuple[list[Transformed], Settings]:
         s = self.settings
         done: list[Transformed] = []
         current = image
         view = None  # detection view of ``current``, made once and shared by rotate and crop
+        angle: str | float = NONE
+        box: str | Box = NONE
         if s.aspect != NONE:
             done.append(restore_aspect(current, s.aspect))
             current = done[-1].image
@@ -150,10 +160,11 @@ class Preprocessor:
             if done[-1].changed:
                 current, view = done[-1].image, None
         if s.crop != NONE:
-            box = scaled_subject_box(current, self.detectors["face"], view) if s.crop == AUTO else s.crop
-            if box is not None:
+            found = scaled_subject_box(current, self.detectors["face"], view) if s.crop == AUTO else s.crop
+            if found is not None:
+                box = found
                 done.append(crop(current, box))
-        return done
+        return done, Settings(rotate=angle, crop=box, aspect=s.aspect)
 
 
 def invert(steps: list[Transformed]) -> Callable[[np.ndarray], np.ndarray]:

@@ -1,0 +1,319 @@
+"""Portrait matting for video files (PyAV: FFmpeg's libraries ship in its wheel).
+
+For each frame: the preprocessing decided once per shot (a new shot begins at a cut, see
+:mod:`fusionmat.temporal`), the engine, the temporal filter, then the outputs:
+
+- ``<stem>_matting.mp4``: the matte as grey video (H.264), same frame rate and frame count;
+- ``<stem>_composite.mp4`` with a background (audio copied from the input);
+- with ``alpha='webm'``: ``<stem>_cutout.webm``, VP9 with an alpha channel (yuva420p); with
+  ``alpha='png'``: ``<stem>_cutout/000001.png ...``, an RGBA PNG sequence.
+
+Outputs are written to temp files in the output folder and renamed when complete: Ctrl-C or
+a crash leaves no partial file at a final name. A damaged video keeps the frames decoded up to
+the damage, and the report says so.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from fusionmat.errors import ImageReadError, MissingDependencyError, OutputError
+
+ALPHA_FORMATS = ("webm", "png")
+
+
+@dataclass
+class VideoReport:
+    """What a video run did."""
+
+    source: str
+    frames: int = 0
+    total: int | None = None
+    shots: int = 0
+    fps: float = 0.0
+    seconds: float = 0.0
+    outputs: dict[str, str] = field(default_factory=dict)
+    damaged: str | None = None
+    frames_without_person: int = 0
+
+
+def _av():
+    try:
+        import av
+    except ModuleNotFoundError:
+        raise MissingDependencyError("video needs PyAV: pip install 'fusionmat[video]'") from None
+    return av
+
+
+def _rotation(frame) -> int:
+    """The frame's display rotation in degrees (counter-clockwise), from its display matrix."""
+    rotation = getattr(frame, "rotation", 0) or 0
+    return int(round(rotation / 90.0)) * 90 % 360
+
+
+def _upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    return np.ascontiguousarray(np.rot90(rgb, rotation // 90)) if rotation else rgb
+
+
+def _even(array: np.ndarray) -> np.ndarray:
+    """Pad to even height and width (4:2:0 video needs them), repeating the last row/column."""
+    h, w = array.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return array
+    pad = [(0, h % 2), (0, w % 2)] + [(0, 0)] * (array.ndim - 2)
+    return np.pad(array, pad, mode="edge")
+
+
+class _Temp:
+    """A temp path in the output folder, moved to the final name by :meth:`commit`."""
+
+    def __init__(self, final: Path, folder: bool = False) -> None:
+        self.final = final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        stem = f".{final.name}.{os.getpid()}-"
+        if folder:
+            self.path = Path(tempfile.mkdtemp(prefix=stem, suffix=".part", dir=final.parent))
+        else:
+            fd, name = tempfile.mkstemp(prefix=stem, suffix=".part" + final.suffix, dir=final.parent)
+            os.close(fd)
+            self.path = Path(name)
+
+    def commit(self) -> Path:
+        if self.path.is_dir():
+            if self.final.is_dir():
+                shutil.rmtree(self.final)
+        os.replace(self.path, self.final)
+        return self.final
+
+    def discard(self) -> None:
+        if self.path.is_dir():
+            shutil.rmtree(self.path, ignore_errors=True)
+        else:
+            self.path.unlink(missing_ok=True)
+
+
+class _Writer:
+    """One encoded output video (frames from arrays)."""
+
+    def __init__(self, av, path: Path, codec: str, rate: Fraction, width: int, height: int, pix_fmt: str,
+                 options: dict | None = None, audio_from=None) -> None:
+        self.container = av.open(str(path), mode="w")
+        self.stream = self.container.add_stream(codec, rate=rate)
+        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, pix_fmt
+        self.stream.options = options or {}
+        self.audio_in = audio_from
+        self.audio_out = self.container.add_stream_from_template(audio_from) if audio_from is not None else None
+        self.av = av
+
+    def write(self, array: np.ndarray, fmt: str) -> None:
+        frame = self.av.VideoFrame.from_ndarray(_even(array), format=fmt)
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def close(self, source: str | None = None, start: float | None = None, end: float | None = None) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        if self.audio_out is not None and source is not None:
+            self._copy_audio(source, start, end)
+        self.container.close()
+
+    def _copy_audio(self, source: str, start: float | None, end: float | None) -> None:
+        with self.av.open(source) as original:
+            stream = original.streams.audio[0]
+            for packet in original.demux(stream):
+                if packet.dts is None:
+                    continue
+                t = float(packet.pts * stream.time_base) if packet.pts is not None else 0.0
+                if (start is not None and t < start) or (end is not None and t >= end):
+                    continue
+                packet.stream = self.audio_out
+                self.container.mux(packet)
+
+    def abort(self) -> None:
+        try:
+            self.container.close()
+        except Exception:  # noqa: BLE001 - closing a half-written file on the way out
+            pass
+
+
+def probe(path: str | os.PathLike):
+    """(container, video stream) of ``path``; ImageReadError in one line when it is not a video."""
+    av = _av()
+    try:
+        container = av.open(str(path))
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise ImageReadError(f"{path}: not a video FFmpeg can read ({exc})") from None
+    if not container.streams.video:
+        container.close()
+        raise ImageReadError(f"{path}: has no video stream")
+    return container, container.streams.video[0]
+
+
+def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = None, *, engine=None,
+                background: str | None = None, fit: str = "cover", alpha: str | None = None,
+                start: float | None = None, end: float | None = None, rotate="auto", crop="none",
+                temporal: bool = True, matte_output: bool = True,
+                on_frame: Callable[[int, int | None], None] | None = None) -> VideoReport:
+    """Matte every frame of a video file and write the outputs (see the module docstring).
+
+    Parameters
+    ----------
+    source : a video file.
+    out_dir : output folder (default: next to the video).
+    engine : a loaded engine or a name (default: the default engine).
+    background, fit : the composite's background, as ``--bg`` (a colour, a picture, blur[:S]);
+        ``transparent`` needs ``alpha``.
+    alpha : 'webm' (VP9 with alpha) or 'png' (RGBA PNG sequence) for a transparent cut-out.
+    start, end : seconds; only frames in [start, end) are matted.
+    rotate, crop : the preprocessing, decided once per shot (crop 'none' by default: a subject that
+        moves leaves a box fitted to the shot's first frame).
+    temporal : apply the temporal filter (:class:`fusionmat.temporal.TemporalFilter`).
+    on_frame : called with (frames done, total frames or None) after each frame.
+    """
+    from fusionmat.compose import parse_background
+    from fusionmat.engines import DEFAULT_ENGINE, load_engine
+    from fusionmat.outputs import LoadedBackground
+    from fusionmat.pipeline import matte_image
+    from fusionmat.preprocess.chain import Preprocessor, build_preprocessor
+    from fusionmat.temporal import TemporalFilter, grey_thumbnail, is_cut
+
+    if alpha is not None and alpha not in ALPHA_FORMATS:
+        raise ValueError(f"alpha must be one of {', '.join(ALPHA_FORMATS)}, got {alpha!r}")
+    if start is not None and end is not None and end <= start:
+        raise ValueError(f"end ({end}) must be after start ({start})")
+    spec = parse_background(background) if background else None
+    if spec is not None and spec.translucent and alpha is None:
+        raise ValueError("a transparent background needs --alpha webm or --alpha png (MP4 has no alpha)")
+    picture = None
+    if spec is not None and spec.path is not None:
+        from fusionmat.read import read_image
+
+        picture = read_image(spec.path)
+    loaded_bg = LoadedBackground(spec, picture, fit) if spec is not None and not spec.translucent else None
+
+    source = Path(source)
+    folder = Path(out_dir) if out_dir is not None else source.parent
+    av = _av()
+    container, stream = probe(source)
+    loaded = engine if engine is not None and not isinstance(engine, str) else load_engine(engine or DEFAULT_ENGINE)
+    chooser = build_preprocessor(rotate, crop, "none")
+    report = VideoReport(str(source), total=stream.frames or None)
+    rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    audio = container.streams.audio[0] if container.streams.audio else None
+    temps: dict[str, _Temp] = {}
+    writers: dict[str, _Writer] = {}
+    smooth = TemporalFilter() if temporal else None
+    fixed = None
+    previous_thumb = None
+    began = time.perf_counter()
+    if folder.is_dir():
+        from fusionmat.write import clean_stale_temps
+
+        clean_stale_temps(folder)  # what a killed earlier run left
+
+    def open_outputs(height: int, width: int) -> None:
+        h, w = height + height % 2, width + width % 2
+        stem = source.stem
+        if matte_output:
+            temps["matting"] = _Temp(folder / f"{stem}_matting.mp4")
+            writers["matting"] = _Writer(av, temps["matting"].path, "libx264", rate, w, h, "yuv420p",
+                                         {"crf": "18", "preset": "veryfast"})
+        if loaded_bg is not None:
+            temps["composite"] = _Temp(folder / f"{stem}_composite.mp4")
+            writers["composite"] = _Writer(av, temps["composite"].path, "libx264", rate, w, h, "yuv420p",
+                                           {"crf": "18", "preset": "veryfast"}, audio_from=audio)
+        if alpha == "webm":
+            temps["cutout"] = _Temp(folder / f"{stem}_cutout.webm")
+            writers["cutout"] = _Writer(av, temps["cutout"].path, "libvpx-vp9", rate, w, h, "yuva420p",
+                                        {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8"})
+        elif alpha == "png":
+            temps["cutout"] = _Temp(folder / f"{stem}_cutout", folder=True)
+
+    try:
+        decoded = container.decode(stream)
+        while True:
+            try:
+                frame = next(decoded)
+            except StopIteration:
+                break
+            except (av.error.FFmpegError, ValueError) as exc:
+                report.damaged = f"decoding stopped after frame {report.frames}: {exc}"
+                break
+            t = float(frame.time) if frame.time is not None else report.frames / float(rate)
+            if start is not None and t < start:
+                continue
+            if end is not None and t >= end:
+                break
+            rgb = _upright(frame.to_ndarray(format="rgb24"), _rotation(frame))
+            if not writers and not temps:
+                open_outputs(*rgb.shape[:2])
+            thumb = grey_thumbnail(rgb)
+            if is_cut(previous_thumb, thumb):
+                report.shots += 1
+                fixed = Preprocessor(chooser.decide(rgb)) if chooser is not None else None
+                if smooth is not None:
+                    smooth.reset()
+            previous_thumb = thumb
+            matte = matte_image(rgb, loaded, preprocessor=fixed)
+            if not (matte > 0.5).any():
+                report.frames_without_person += 1
+            if smooth is not None:
+                matte = smooth(rgb, matte)
+            try:
+                _write_frame(rgb, matte, writers, temps, loaded_bg, report.frames)
+            except (OSError, av.error.FFmpegError) as exc:
+                raise OutputError(f"{folder}: could not write the outputs of {source.name}: {exc}") from None
+            report.frames += 1
+            if on_frame is not None:
+                on_frame(report.frames, report.total)
+        if report.frames == 0:
+            raise ImageReadError(f"{source}: no frames to matte"
+                                 + (f" between {start} and {end} s" if start is not None or end is not None else ""))
+        try:
+            for writer in writers.values():
+                writer.close(str(source), start, end)
+            for kind, temp in temps.items():
+                report.outputs[kind] = str(temp.commit())
+        except (OSError, av.error.FFmpegError) as exc:
+            raise OutputError(f"{folder}: could not write the outputs of {source.name}: {exc}") from None
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        for temp in temps.values():
+            temp.discard()
+        raise
+    finally:
+        container.close()
+    report.seconds = time.perf_counter() - began
+    report.fps = report.frames / report.seconds if report.seconds > 0 else 0.0
+    return report
+
+
+def _write_frame(rgb, matte, writers, temps, background, index: int) -> None:
+    from fusionmat.compose import composite
+    from fusionmat.foreground import estimate_layers
+    from fusionmat.outputs import background_for
+    from fusionmat.write import save_image, to_uint8
+
+    alpha8 = to_uint8(matte)
+    if "matting" in writers:
+        writers["matting"].write(alpha8, "gray")
+    if "composite" in writers or "cutout" in temps:
+        fg, bg = estimate_layers(rgb, matte)
+        if "composite" in writers:
+            writers["composite"].write(to_uint8(composite(fg, matte, background_for(rgb, matte, bg, background))),
+                                       "rgb24")
+        if "cutout" in writers:
+            writers["cutout"].write(np.dstack([to_uint8(fg), alpha8]), "rgba")
+        elif "cutout" in temps:
+            save_image(temps["cutout"].path / f"{index + 1:06d}.png", np.dstack([to_uint8(fg), alpha8]))
