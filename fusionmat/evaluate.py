@@ -44,10 +44,14 @@ def evaluate_pair(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray | None = 
 
 def evaluate_folders(pred_dir: Path, gt_dir: Path, *, trimap_dir: Path | None = None,
                      pred_suffixes: tuple[str, ...] = PRED_SUFFIXES, gt_suffix: str = ".png",
-                     trimap_suffix: str = ".png") -> list[Row]:
-    """Score every ``GT_DIR/*<gt_suffix>`` against its prediction (and trimap), in name order."""
+                     trimap_suffix: str = ".png", on_row=None) -> list[Row]:
+    """Score every ``GT_DIR/*<gt_suffix>`` against its prediction (and trimap), in name order;
+    ``on_row(row, total)`` is called after each (for a progress bar)."""
     rows = []
-    for gt_path in sorted(gt_dir.glob(f"*{gt_suffix}")):
+    truths = sorted(gt_dir.glob(f"*{gt_suffix}"))
+    for gt_path in truths:
+        if on_row is not None and rows:
+            on_row(rows[-1], len(truths))
         stem = gt_path.name[: -len(gt_suffix)]
         row = Row(stem)
         rows.append(row)
@@ -72,6 +76,8 @@ def evaluate_folders(pred_dir: Path, gt_dir: Path, *, trimap_dir: Path | None = 
                            f"ground truth is {gt.shape[1]}x{gt.shape[0]}")
             continue
         row.scores = evaluate_pair(pred, gt, trimap)
+    if on_row is not None and rows:
+        on_row(rows[-1], len(truths))
     return rows
 
 

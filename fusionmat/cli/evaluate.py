@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from fusionmat.cli.common import console, output_options
+
 FOLDER = click.Path(exists=True, file_okay=False, path_type=Path)
 
 
@@ -18,7 +20,13 @@ FOLDER = click.Path(exists=True, file_okay=False, path_type=Path)
               help="What follows the ground truth's stem in a prediction's name; repeat to try several in order.")
 @click.option("--gt-suffix", default=".png", show_default=True, help="Ground-truth file names end with this.")
 @click.option("--trimap-suffix", default=".png", show_default=True, help="Trimap file names end with this.")
-def evaluate(pred_dir, gt_dir, trimap_dir, fmt, pred_suffixes, gt_suffix, trimap_suffix):
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write DIR/index.html: the sortable table and, worst first, each image's prediction, "
+                   "truth and error map (one self-contained page).")
+@click.option("--images", "images_dir", type=FOLDER, default=None,
+              help="With --report: the photos (same stems) to show beside the mattes.")
+@output_options
+def evaluate(pred_dir, gt_dir, trimap_dir, fmt, pred_suffixes, gt_suffix, trimap_suffix, report_dir, images_dir):
     """Score the mattes in PRED_DIR against those in GT_DIR.
 
     Files are paired by stem: GT_DIR/<stem>.png with PRED_DIR/<stem>_matting.png
@@ -31,14 +39,35 @@ def evaluate(pred_dir, gt_dir, trimap_dir, fmt, pred_suffixes, gt_suffix, trimap
     Examples:
       fusionmat evaluate mattes/ bench/alpha/
       fusionmat evaluate mattes/ dim/alpha/ --trimap dim/trimaps/ --format csv > scores.csv
+      fusionmat evaluate mattes/ bench/alpha/ --report report/ --images bench/image/
     """
+    from fusionmat.errors import FusionmatError
     from fusionmat.evaluate import evaluate_folders, format_rows
 
-    rows = evaluate_folders(pred_dir, gt_dir, trimap_dir=trimap_dir, pred_suffixes=tuple(pred_suffixes),
-                            gt_suffix=gt_suffix, trimap_suffix=trimap_suffix)
+    out = console()
+    if images_dir is not None and report_dir is None:
+        raise click.UsageError("--images goes with --report")
+    with out.bar(0, min_items=2) as bar:
+        def scored(row, total):
+            bar.total = total
+            bar.update(1)
+
+        rows = evaluate_folders(pred_dir, gt_dir, trimap_dir=trimap_dir, pred_suffixes=tuple(pred_suffixes),
+                                gt_suffix=gt_suffix, trimap_suffix=trimap_suffix, on_row=scored)
     if not rows:
         raise click.ClickException(f"{gt_dir}: no ground-truth files ending in {gt_suffix}")
     click.echo(format_rows(rows, fmt))
+    if report_dir is not None:
+        from fusionmat.report import write_report
+
+        with out.bar(sum(r.problem is None for r in rows), min_items=2) as bar:
+            try:
+                page = write_report(rows, pred_dir, gt_dir, report_dir, images_dir=images_dir, trimap_dir=trimap_dir,
+                                    pred_suffixes=tuple(pred_suffixes), gt_suffix=gt_suffix,
+                                    on_row=lambda row: bar.update(1))
+            except FusionmatError as exc:
+                raise click.ClickException(str(exc)) from None
+        out.info(f"report: {page}")
     missing = [r for r in rows if r.problem is not None]
     for r in missing:
         click.secho(f"missing: {r.name}: {r.problem}", fg="yellow", err=True)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import reporting_warnings
+from fusionmat.cli.common import console, output_options, reporting_warnings
 from fusionmat.export import FORMATS, QUANTIZE
 
 
@@ -22,6 +22,7 @@ from fusionmat.export import FORMATS, QUANTIZE
 @click.option("-o", "--out", "out", type=click.Path(path_type=Path), required=True,
               help="Output file (folder for savedmodel and coreml's .mlpackage).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output (a file, or an earlier export's folder).")
+@output_options
 def export(fmt, size, weights_file, partial, quantize, out, overwrite):
     """Export the Late Fusion network at a fixed size for phones and other runtimes.
 
@@ -56,7 +57,11 @@ def export(fmt, size, weights_file, partial, quantize, out, overwrite):
         refuse_inputs([out], {Path(path).resolve()})
         from fusionmat.export import deployable_model
 
+        steps = console()
+        steps.info(f"[1/2] building the network at {width}x{height} and loading {path.name} ...")
         model = reporting_warnings(str(path), deployable_model, path, height, width, partial=partial)
+        steps.info(f"[2/2] converting to {fmt}{'' if quantize == 'none' else ' (' + quantize + ')'} "
+                   "(30-80 s for the full network on 2 cores) ...")
         result = export_model(model, fmt, out, quantize=quantize, overwrite=overwrite)
     except FusionmatError as exc:
         raise click.ClickException(str(exc)) from None

