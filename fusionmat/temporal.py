@@ -71,6 +71,45 @@ class TemporalFilter:
         return out
 
 
+FLICKER = 0.1
+"""One-frame-delay threshold (MODNet's OFD): a matte value this far from both neighbours, which
+agree with each other within it, is a one-frame flicker."""
+
+
+def one_frame_delay(before: np.ndarray, now: np.ndarray, after: np.ndarray, threshold: float = FLICKER) -> np.ndarray:
+    """``now`` with one-frame flickers replaced by the mean of its neighbours (Ke et al., MODNet):
+    where ``before`` and ``after`` agree within ``threshold`` and ``now`` differs from both by more."""
+    agree = np.abs(before - after) <= threshold
+    spike = (np.abs(now - before) > threshold) & (np.abs(now - after) > threshold)
+    return np.where(agree & spike, 0.5 * (before + after), now).astype(np.float32)
+
+
+class Delayed:
+    """The mattes of a sequence one frame late, each cleaned by :func:`one_frame_delay` against
+    its neighbours. :meth:`push` returns the previous (frame, matte) or None; :meth:`flush`
+    returns the last one (call it at the end and at a cut)."""
+
+    def __init__(self, threshold: float = FLICKER) -> None:
+        self.threshold = threshold
+        self._before: np.ndarray | None = None
+        self._held: tuple[np.ndarray, np.ndarray] | None = None
+
+    def push(self, frame: np.ndarray, matte: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        matte = np.asarray(matte, np.float32)
+        out = None
+        if self._held is not None:
+            held_frame, held = self._held
+            cleaned = held if self._before is None else one_frame_delay(self._before, held, matte, self.threshold)
+            out = (held_frame, cleaned)
+            self._before = held
+        self._held = (frame, matte)
+        return out
+
+    def flush(self) -> tuple[np.ndarray, np.ndarray] | None:
+        out, self._held, self._before = self._held, None, None
+        return out
+
+
 def dtssd(pred: list[np.ndarray], truth: list[np.ndarray]) -> float:
     """Temporal coherence error (Erofeev et al. 2015), lower is better: the mean over frames of
     the root-mean-square difference between the predicted and the true change of alpha from the

@@ -185,7 +185,7 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
     from fusionmat.outputs import LoadedBackground
     from fusionmat.pipeline import matte_image
     from fusionmat.preprocess.chain import Preprocessor, build_preprocessor
-    from fusionmat.temporal import TemporalFilter, grey_thumbnail, is_cut
+    from fusionmat.temporal import Delayed, TemporalFilter, grey_thumbnail, is_cut
 
     if alpha is not None and alpha not in ALPHA_FORMATS:
         raise ValueError(f"alpha must be one of {', '.join(ALPHA_FORMATS)}, got {alpha!r}")
@@ -205,7 +205,13 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
     folder = Path(out_dir) if out_dir is not None else source.parent
     av = _av()
     container, stream = probe(source)
-    loaded = engine if engine is not None and not isinstance(engine, str) else load_engine(engine or DEFAULT_ENGINE)
+    if engine is None or isinstance(engine, str):
+        from fusionmat.engines import engine_class
+
+        name = engine or DEFAULT_ENGINE
+        loaded = load_engine(name, **engine_class(name).video_options)
+    else:
+        loaded = engine
     chooser = build_preprocessor(rotate, crop, "none")
     report = VideoReport(str(source), total=stream.frames or None)
     rate = stream.average_rate or stream.guessed_rate or Fraction(25)
@@ -213,6 +219,8 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
     temps: dict[str, _Temp] = {}
     writers: dict[str, _Writer] = {}
     smooth = TemporalFilter() if temporal else None
+    delayed = Delayed() if temporal else None
+    written = [0]
     fixed = None
     previous_thumb = None
     began = time.perf_counter()
@@ -239,6 +247,19 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
         elif alpha == "png":
             temps["cutout"] = _Temp(folder / f"{stem}_cutout", folder=True)
 
+    def emit(held) -> None:
+        """Filter and write one frame (the delayed one when the temporal filter is on)."""
+        if held is None:
+            return
+        rgb, matte = held
+        if smooth is not None:
+            matte = smooth(rgb, matte)
+        try:
+            _write_frame(rgb, matte, writers, temps, loaded_bg, written[0])
+        except (OSError, av.error.FFmpegError) as exc:
+            raise OutputError(f"{folder}: could not write the outputs of {source.name}: {exc}") from None
+        written[0] += 1
+
     try:
         decoded = container.decode(stream)
         while True:
@@ -261,21 +282,20 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
             if is_cut(previous_thumb, thumb):
                 report.shots += 1
                 fixed = Preprocessor(chooser.decide(rgb)) if chooser is not None else None
+                if delayed is not None:
+                    emit(delayed.flush())  # the last frame of the shot before: no neighbour across a cut
                 if smooth is not None:
                     smooth.reset()
             previous_thumb = thumb
             matte = matte_image(rgb, loaded, preprocessor=fixed)
             if not (matte > 0.5).any():
                 report.frames_without_person += 1
-            if smooth is not None:
-                matte = smooth(rgb, matte)
-            try:
-                _write_frame(rgb, matte, writers, temps, loaded_bg, report.frames)
-            except (OSError, av.error.FFmpegError) as exc:
-                raise OutputError(f"{folder}: could not write the outputs of {source.name}: {exc}") from None
+            emit(delayed.push(rgb, matte) if delayed is not None else (rgb, matte))
             report.frames += 1
             if on_frame is not None:
                 on_frame(report.frames, report.total)
+        if delayed is not None:
+            emit(delayed.flush())
         if report.frames == 0:
             raise ImageReadError(f"{source}: no frames to matte"
                                  + (f" between {start} and {end} s" if start is not None or end is not None else ""))
