@@ -247,17 +247,28 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
         elif alpha == "png":
             temps["cutout"] = _Temp(folder / f"{stem}_cutout", folder=True)
 
+    from concurrent.futures import ThreadPoolExecutor
+
+    encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusionmat-encode")
+    pending: list = []
+
+    def write(rgb, matte, index) -> None:
+        try:
+            _write_frame(rgb, matte, writers, temps, loaded_bg, index)
+        except (OSError, av.error.FFmpegError) as exc:
+            raise OutputError(f"{folder}: could not write the outputs of {source.name}: {exc}") from None
+
     def emit(held) -> None:
-        """Filter and write one frame (the delayed one when the temporal filter is on)."""
+        """Filter one frame (the delayed one when the temporal filter is on) and hand it to the
+        encoding thread, which works while the next frame is matted (in order, one at a time)."""
         if held is None:
             return
         rgb, matte = held
         if smooth is not None:
             matte = smooth(rgb, matte)
-        try:
-            _write_frame(rgb, matte, writers, temps, loaded_bg, written[0])
-        except (OSError, av.error.FFmpegError) as exc:
-            raise OutputError(f"{folder}: could not write the outputs of {source.name}: {exc}") from None
+        while pending and (pending[0].done() or len(pending) >= 2):
+            pending.pop(0).result()  # re-raises a write error here
+        pending.append(encoder.submit(write, rgb, matte, written[0]))
         written[0] += 1
 
     try:
@@ -296,6 +307,8 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
                 on_frame(report.frames, report.total)
         if delayed is not None:
             emit(delayed.flush())
+        while pending:
+            pending.pop(0).result()
         if report.frames == 0:
             raise ImageReadError(f"{source}: no frames to matte"
                                  + (f" between {start} and {end} s" if start is not None or end is not None else ""))
@@ -307,12 +320,14 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
         except (OSError, av.error.FFmpegError) as exc:
             raise OutputError(f"{folder}: could not write the outputs of {source.name}: {exc}") from None
     except BaseException:
+        encoder.shutdown(wait=True, cancel_futures=True)
         for writer in writers.values():
             writer.abort()
         for temp in temps.values():
             temp.discard()
         raise
     finally:
+        encoder.shutdown(wait=True)
         container.close()
     report.seconds = time.perf_counter() - began
     report.fps = report.frames / report.seconds if report.seconds > 0 else 0.0
