@@ -156,6 +156,9 @@ def probe(path: str | os.PathLike):
     if not container.streams.video:
         container.close()
         raise ImageReadError(f"{path}: has no video stream")
+    if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+        container.close()
+        raise ImageReadError(f"{path}: is a still image, not a video (use fusionmat predict)")
     return container, container.streams.video[0]
 
 

@@ -30,8 +30,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     path = as_path(path)
     if is_remote(path):
         return _write_and_upload(path, write)
-    if path.exists() and not path.is_file() and not path.is_dir():
+    if is_special(path):
         return _write_in_place(path, write)  # /dev/stdout, a FIFO: never rename over it
+    if path.is_symlink():  # keep the link: the finished file replaces what it points to
+        path = Path(os.path.realpath(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".part" + path.suffix,
@@ -97,6 +99,19 @@ def clean_stale_temps(folder: str | os.PathLike) -> list[Path]:
         except OSError:
             continue
     return removed
+
+
+SPECIAL_ROOTS = ("/dev/", "/proc/")
+
+
+def is_special(path: str | os.PathLike) -> bool:
+    """True for a target that must be written into, never replaced: anything under /dev or /proc
+    (``/dev/stdout`` redirected to a file is a link to a regular file, and renaming over it would
+    replace the system's link), or an existing path that is neither a file nor a folder (a FIFO)."""
+    path = Path(path)
+    if str(path).startswith(SPECIAL_ROOTS) or os.path.realpath(path).startswith(SPECIAL_ROOTS):
+        return True
+    return path.exists() and not path.is_file() and not path.is_dir()
 
 
 def _write_and_upload(path, write: Callable[[str], None]):
@@ -209,7 +224,11 @@ def save_image(path: str | os.PathLike, array: np.ndarray | Image.Image, *, qual
     fmt = format_of(path)
     buffer = io.BytesIO()
     encode(array, fmt, buffer, quality=quality, text=text, name=path)
-    data = buffer.getbuffer()
+    return save_bytes(path, buffer.getbuffer())
+
+
+def save_bytes(path: str | os.PathLike, data) -> Path:
+    """Write encoded bytes to ``path`` atomically (into it, for /dev/stdout or a pipe)."""
     return atomic_write(path, lambda tmp: _write_all(tmp, data))
 
 

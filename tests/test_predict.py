@@ -115,3 +115,21 @@ def test_quiet_prints_errors_only(tmp_path, photo):
     assert result.exit_code == 1
     assert result.stdout == "" and "bad.jpg" in result.stderr and "astro" not in result.stderr
     assert (tmp_path / "out" / "astro_matting.png").is_file()
+
+
+@requires_weights
+def test_one_file_into_a_fifo(tmp_path, photo):
+    """A pipe named as -o (like /dev/stdout in a pipeline) is written into, never replaced."""
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = {}
+    reader = threading.Thread(target=lambda: received.update(data=fifo.read_bytes()))
+    reader.start()
+    result = run(photo, "-o", fifo, "--only", "matte")
+    reader.join(60)
+    assert result.exit_code == 0, result.output
+    assert Image.open(io.BytesIO(received["data"])).size == (160, 160)
+    assert not fifo.is_file() and fifo.exists()

@@ -200,3 +200,11 @@ def test_cli(clip, tmp_path):
     assert result.exit_code == 1 and "not a video" in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(main, ["video", str(clip), "--bg", "transparent", "--engine", "selfie"])
     assert result.exit_code == 2 and "needs --alpha" in result.output
+
+
+def test_a_still_image_is_not_taken_for_a_video(tmp_path, astronaut):
+    from fusionmat.videos import matte_video
+
+    Image.fromarray(astronaut).save(tmp_path / "a.jpg")
+    with pytest.raises(ImageReadError, match="still image"):
+        matte_video(tmp_path / "a.jpg", engine="selfie")

@@ -91,3 +91,17 @@ except OutputError as exc:
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("refused:") and "big.jpg" in out.stdout
     assert sorted(os.listdir(tmp_path)) == []  # no final file, no temp file
+
+
+def test_special_targets_are_written_into_and_links_are_kept(tmp_path):
+    from fusionmat.write import is_special, save_bytes
+
+    assert is_special("/dev/stdout") and is_special("/dev/null") and not is_special(tmp_path / "x.png")
+    target = tmp_path / "real.png"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.png"
+    link.symlink_to(target)
+    save_bytes(link, b"new")
+    assert link.is_symlink() and target.read_bytes() == b"new"  # the link stays, what it points to is replaced
+    save_bytes("/dev/null", b"into the device, not over it")
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")

@@ -15,15 +15,23 @@ STDIO = "-"
 
 
 def one_file_target(out: str | None) -> bool:
-    """True when ``-o`` names one output file (an image suffix, or - for standard output)."""
+    """True when ``-o`` names one output file: an image suffix, ``-`` for standard output, or an
+    existing target that is neither a folder nor a regular file (``/dev/stdout``, a FIFO)."""
     from fusionmat.write import FORMATS
 
     if out is None:
         return False
-    if out == STDIO:
+    if out == STDIO or is_stream(out):
         return True
     path = Path(out)
     return path.suffix.lower() in FORMATS and not path.is_dir()
+
+
+def is_stream(out: str) -> bool:
+    """A target to write into, not a file to replace: ``/dev/stdout``, a FIFO (see write.is_special)."""
+    from fusionmat.write import is_special
+
+    return is_special(out) and not Path(out).is_dir()
 
 
 @click.command()
@@ -97,7 +105,7 @@ def _one_file_format(out: str, kind: str, plan) -> str:
     """The Pillow format of the one output file; a usage error for one that cannot hold ``kind``."""
     from fusionmat.write import format_of
 
-    if out == STDIO:
+    if out == STDIO or is_stream(out):
         chosen = plan.composite_format if kind == "composite" else "auto"
         fmt = {"auto": "PNG", "png": "PNG", "jpg": "JPEG", "webp": "WEBP"}[chosen]
     else:
@@ -118,7 +126,7 @@ def _write_one_file(image: str, out: str, kind: str, plan, fmt: str, alpha_for) 
     from fusionmat.read import read_image
     import numpy as np
 
-    from fusionmat.write import atomic_write, encode, refuse_inputs
+    from fusionmat.write import encode, refuse_inputs, save_bytes
 
     if image == STDIO:
         source = io.BytesIO(click.get_binary_stream("stdin").read())
@@ -131,14 +139,14 @@ def _write_one_file(image: str, out: str, kind: str, plan, fmt: str, alpha_for) 
             refuse_inputs([Path(out)], {Path(image).resolve()})
         rgb = read_image(source, dtype=np.uint8)
         picture = render(rgb, alpha_for(name, rgb), kind, plan)
+        buffer = io.BytesIO()  # encoded first: a pipe cannot be seeked, and nothing half-made is written
+        encode(picture, fmt, buffer, quality=plan.quality, name="standard output" if out == STDIO else out)
         if out == STDIO:
-            buffer = io.BytesIO()
-            encode(picture, fmt, buffer, quality=plan.quality, name="standard output")
             stream = click.get_binary_stream("stdout")
             stream.write(buffer.getvalue())
             stream.flush()
             return
-        atomic_write(out, lambda tmp: encode(picture, fmt, tmp, quality=plan.quality, name=out))
+        save_bytes(out, buffer.getbuffer())
     except FusionmatError as exc:
         raise click.ClickException(str(exc) if str(image) in str(exc) or image == STDIO else f"{image}: {exc}") from None
     console().info(f"{image} -> {out if out != STDIO else 'standard output'} ({kind})")
