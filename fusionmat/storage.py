@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from fusionmat.errors import MissingDependencyError
 
@@ -80,11 +80,6 @@ def identity(path: Any) -> dict:
 def upload(local_file: str, target: Any) -> None:
     """Copy a finished local file to a remote ``target`` in one put (objects appear whole)."""
     target.fs.put_file(local_file, target.path)
-
-
-def write_handle(path: Any) -> IO[bytes]:
-    """A binary file opened for writing at a remote path."""
-    return path.open("wb")
 
 
 def relative_folder(image: Any, root: Any) -> str:
