@@ -46,15 +46,19 @@ class Commands(click.Group):
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="fusionmat")
 def main() -> None:
-    """Portrait matting: soft alpha mattes, previews and cut-outs of people in photos.
+    """Portrait matting: soft alpha mattes, previews, cut-outs and composites of people in
+    photos and videos.
 
     \b
     Examples:
       fusionmat weights fetch            # once, after install
       fusionmat predict photo.jpg        # photo_matting.png + photo_concat.jpg
-      fusionmat predict *.jpg --out mattes/ --cutout
+      fusionmat predict photo.jpg -o cutout.png
+      fusionmat predict *.jpg -o mattes/ --cutout --bg white
       fusionmat batch shoot/ --recursive --crop auto
       fusionmat compose photo.jpg --bg beach.jpg
+      fusionmat video talk.mp4 --alpha webm
+      fusionmat serve                    # http://127.0.0.1:8000/
     """
 
 
