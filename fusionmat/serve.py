@@ -267,7 +267,7 @@ def create_app(settings: ServeSettings = ServeSettings()):
                 if len(raw) > limit:
                     raise HTTPError(413, f"background picture is over the limit of {settings.max_upload_mb:g} MB")
                 if raw:
-                    picture = decode_upload(raw, "background")
+                    picture = await asyncio.get_running_loop().run_in_executor(None, decode_upload, raw, "background")
         finally:
             await form.close()  # spooled parts are freed (anonymous temp files: nothing on disk)
         return data, params, picture
@@ -282,9 +282,9 @@ def create_app(settings: ServeSettings = ServeSettings()):
             if not data:
                 raise HTTPError(400, "no photo: send it as multipart field 'image' or as the request body")
             options = parse_request_options(params, settings, has_picture=picture is not None)
-            rgb = decode_upload(data)
             workers: Workers = state["workers"]
             loop = asyncio.get_running_loop()
+            rgb = await loop.run_in_executor(None, decode_upload, data)  # decoding off the event loop
             key = hashlib.sha256(data).hexdigest() + repr((options["rotate"], options["crop"], options["aspect"]))
             alpha8 = await loop.run_in_executor(workers.pool, workers.matte, rgb, key, options["rotate"],
                                                 options["crop"], options["aspect"])
