@@ -344,15 +344,28 @@ def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine 
     key = batch_key(loaded, method, preprocessor, plan)
     jobs = plan_jobs(images, src, out_root, plan, key, overwrite=overwrite, report=report)
     report.start = time.perf_counter()
+    return execute(jobs, loaded, executor=executor, engine_options=options, refine=method, preprocessor=preprocessor,
+                   plan=plan, key=key, report=report, workers=workers, concurrency=concurrency,
+                   cpus_per_actor=cpus_per_actor, address=address, on_event=on_event)
+
+
+def execute(jobs: list[Job], engine: Engine, *, executor: str, engine_options: dict, refine: str, preprocessor,
+            plan: OutputPlan, key: str, report: Report, workers: int = 2, concurrency: int = 1,
+            cpus_per_actor: float = 1.0, address: str | None = None,
+            on_event: Callable[[Event], None] | None = None,
+            on_steps: Callable[[Path], Callable | None] | None = None) -> Report:
+    """Do planned ``jobs`` on ``executor``: local threads with the loaded ``engine``, or Ray actors
+    that each load the engine of that name with ``engine_options`` (``on_steps`` is local only)."""
     if executor == "ray":
         from fusionmat.ray_runner import run_ray
 
-        return run_ray(jobs, engine=loaded.name, engine_options=options, refine=method,
+        options = {k: v for k, v in engine_options.items() if k != "threads"}
+        return run_ray(jobs, engine=engine.name, engine_options=options, refine=refine,
                        settings=preprocessor.settings if preprocessor is not None else None, plan=plan, key=key,
                        report=report, concurrency=concurrency, cpus_per_actor=cpus_per_actor, address=address,
                        on_event=on_event)
-    return run_local(jobs, loaded, refine=method, preprocessor=preprocessor, plan=plan, key=key, report=report,
-                     workers=workers, on_event=on_event)
+    return run_local(jobs, engine, refine=refine, preprocessor=preprocessor, plan=plan, key=key, report=report,
+                     workers=workers, on_event=on_event, on_steps=on_steps)
 
 
-__all__ = ["Event", "Job", "Report", "default_out", "plan_jobs", "run_batch", "run_local"]
+__all__ = ["Event", "Job", "Report", "default_out", "execute", "plan_jobs", "run_batch", "run_local"]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (background_options, build_engine, build_preprocessor, console, echo_error,
-                                  engine_kwargs, engine_options, output_options, output_plan, preprocess_options,
+from fusionmat.cli.common import (background_options, build_preprocessor, console, echo_error, engine_kwargs,
+                                  engine_options, load_or_exit, output_options, output_plan, preprocess_options,
                                   refine_method_or_exit, steps_saver)
 from fusionmat.errors import FusionmatError
 
@@ -58,7 +58,7 @@ def batch(folder, out_dir, recursive, cutout, background, fit, composite_format,
       fusionmat batch s3://bucket/shoot --out s3://bucket/mattes --executor ray --concurrency 8
     """
     from fusionmat.folder import find_images
-    from fusionmat.runner import Report, batch_key, default_out, plan_jobs, run_local, same_place
+    from fusionmat.runner import Report, batch_key, default_out, execute, plan_jobs, same_place
 
     out_root = out_dir if out_dir is not None else default_out(folder)
     if same_place(out_root, folder):
@@ -66,7 +66,7 @@ def batch(folder, out_dir, recursive, cutout, background, fit, composite_format,
     plan = output_plan(cutout=cutout, background=background, fit=fit, composite_format=composite_format,
                        quality=quality)
     options = engine_kwargs(engine, threads, weights=weights_file, size=size, partial=partial)
-    loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
+    loaded = load_or_exit(engine, options)
     preprocessor = build_preprocessor(rotate, crop, aspect, threads)
     method = refine_method_or_exit(loaded, refine)
     report = Report()
@@ -95,19 +95,11 @@ def batch(folder, out_dir, recursive, cutout, background, fit, composite_format,
         bar.update(1)
 
     try:
-        if executor == "ray":
-            from fusionmat.ray_runner import run_ray
-
-            options.pop("threads", None)
-            run_ray(jobs, engine=engine, engine_options=options, refine=method,
-                    settings=preprocessor.settings if preprocessor is not None else None, plan=plan, key=key,
-                    report=report, concurrency=concurrency, cpus_per_actor=cpus_per_actor, address=address,
-                    on_event=show)
-        else:
-            run_local(jobs, loaded, refine=method, preprocessor=preprocessor, plan=plan, key=key, report=report,
-                      workers=workers, on_event=show, on_steps=lambda path: steps_saver(steps_dir, path.stem))
+        execute(jobs, loaded, executor=executor, engine_options=options, refine=method, preprocessor=preprocessor,
+                plan=plan, key=key, report=report, workers=workers, concurrency=concurrency,
+                cpus_per_actor=cpus_per_actor, address=address, on_event=show,
+                on_steps=lambda path: steps_saver(steps_dir, path.stem))
     except FusionmatError as exc:
-        bar.close()
         raise click.ClickException(str(exc)) from None
     finally:
         bar.close()

@@ -161,9 +161,9 @@ def preprocess_options(command: Callable) -> Callable:
     return command
 
 
-def build_preprocessor(rotate: str, crop: str, aspect: str, threads: int | None):
-    """A Preprocessor for the parsed options (None when every step is off); bad values are usage errors."""
-    from fusionmat.preprocess.chain import build_preprocessor as build, parse_aspect, parse_crop, parse_rotate
+def parse_preprocess_options(rotate: str, crop: str, aspect: str) -> dict:
+    """--rotate, --crop and --aspect parsed; a bad value is a usage error naming its option."""
+    from fusionmat.preprocess.chain import parse_aspect, parse_crop, parse_rotate
 
     parsed = {}
     for name, parse, text in (("rotate", parse_rotate, rotate), ("crop", parse_crop, crop),
@@ -172,6 +172,14 @@ def build_preprocessor(rotate: str, crop: str, aspect: str, threads: int | None)
             parsed[name] = parse(text)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=f"--{name}") from None
+    return parsed
+
+
+def build_preprocessor(rotate: str, crop: str, aspect: str, threads: int | None):
+    """A Preprocessor for the parsed options (None when every step is off); bad values are usage errors."""
+    from fusionmat.preprocess.chain import build_preprocessor as build
+
+    parsed = parse_preprocess_options(rotate, crop, aspect)
     try:
         return build(**parsed, threads=threads)
     except FusionmatError as exc:
@@ -260,9 +268,13 @@ def engine_kwargs(engine: str, threads: int | None, **engine_options) -> dict:
 def build_engine(engine: str, threads: int | None, **engine_options):
     """Load the chosen engine once (options as :func:`engine_kwargs`); a FusionmatError becomes a
     one-line CLI error."""
+    return load_or_exit(engine, engine_kwargs(engine, threads, **engine_options))
+
+
+def load_or_exit(engine: str, options: dict):
+    """Load ``engine`` with parsed ``options`` (:func:`engine_kwargs`); errors and warnings as one line each."""
     from fusionmat.engines import load_engine
 
-    options = engine_kwargs(engine, threads, **engine_options)
     try:
         return reporting_warnings(f"engine {engine}", load_engine, engine, **options)
     except FusionmatError as exc:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from fusionmat.cli.common import echo_warning, engine_kwargs, engine_options
+from fusionmat.cli.common import echo_warning, engine_kwargs, engine_options, parse_preprocess_options
 
 
 @click.command()
@@ -35,15 +35,9 @@ def serve(host, port, workers, max_upload_mb, max_queue, rotate, crop, aspect, e
            http://127.0.0.1:8000/api/matte -o card.jpg
       curl --data-binary @photo.jpg 'http://127.0.0.1:8000/api/matte?output=matte' -o matte.png
     """
-    from fusionmat.preprocess.chain import parse_aspect, parse_crop, parse_rotate
     from fusionmat.serve import ServeSettings, serve as run
 
-    for name, parse, text in (("rotate", parse_rotate, rotate), ("crop", parse_crop, crop),
-                              ("aspect", parse_aspect, aspect)):
-        try:
-            parse(text)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint=f"--{name}") from None
+    parse_preprocess_options(rotate, crop, aspect)  # usage errors before the server starts
     options = engine_kwargs(engine, threads, weights=weights_file, size=size, partial=partial)
     options.pop("threads", None)
     if refine != "auto":
