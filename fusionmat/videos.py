@@ -208,13 +208,7 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
     folder = Path(out_dir) if out_dir is not None else source.parent
     av = _av()
     container, stream = probe(source)
-    if engine is None or isinstance(engine, str):
-        from fusionmat.engines import engine_class
-
-        name = engine or DEFAULT_ENGINE
-        loaded = load_engine(name, **engine_class(name).video_options)
-    else:
-        loaded = engine
+    loaded = load_engine(engine or DEFAULT_ENGINE) if engine is None or isinstance(engine, str) else engine
     chooser = build_preprocessor(rotate, crop, "none")
     report = VideoReport(str(source), total=stream.frames or None)
     rate = stream.average_rate or stream.guessed_rate or Fraction(25)

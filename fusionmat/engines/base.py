@@ -14,7 +14,6 @@ needs to know, so neither the pipeline nor the CLI names an engine:
   segmentation, 'none' for a true matting network);
 - ``upsample``: how the pipeline brings its output to the image's size ('guided' keeps a
   matting network's edges on the photo's edges; 'bilinear');
-- ``video_options``: constructor options for video frames (speed matters more there);
 - ``settings()``: what, besides its name, makes its mattes differ (a batch re-run redoes an
   image whose matte was made with other settings).
 """
@@ -34,7 +33,6 @@ class Engine(ABC):
     extra: str | None = None
     refine: str = "none"
     upsample: str = "bilinear"
-    video_options: dict = {}
 
     @classmethod
     def parse_option(cls, name: str, value):
