@@ -26,7 +26,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["fusionmat", "fusionmat.*"]),
-    package_data={"fusionmat": ["weights_manifest.json", "static/*.html"]},
+    package_data={"fusionmat": ["weights_manifest.json", "serve/static/*.html"]},
     install_requires=[
         "numpy>=1.26",
         "pillow>=10.0",

@@ -29,7 +29,7 @@ def test_input(height: int, width: int) -> np.ndarray:
         return np.load(PARITY).astype(np.float32)[None]
     from skimage import data
 
-    from fusionmat.resize import resize_to
+    from fusionmat.matting.resize import resize_to
 
     return resize_to(data.astronaut().astype(np.float32), height, width)[None]
 
@@ -41,7 +41,7 @@ def run_export(fmt: str, path: Path, image: np.ndarray) -> np.ndarray | None:
 
         return tf.saved_model.load(str(path)).signatures["serving_default"](image=tf.constant(image))["matte"].numpy()
     if fmt == "tflite":
-        from fusionmat.tflite import TFLiteModel
+        from fusionmat.engines.tflite import TFLiteModel
 
         return next(iter(TFLiteModel(path).run(image).values()))
     if fmt == "onnx":
@@ -59,14 +59,14 @@ def run_export(fmt: str, path: Path, image: np.ndarray) -> np.ndarray | None:
               help="Keep the exports here (default: a temporary folder).")
 def main(weights, recipe, size, out):
     from fusionmat.engines.latefusion import parse_size
-    from fusionmat.export import SUFFIXES, deployable_model, export_model
+    from fusionmat.export.convert import SUFFIXES, deployable_model, export_model
 
     height, width = parse_size(size)
     with tempfile.TemporaryDirectory() as tmp:
         folder = out or Path(tmp)
         if recipe:
             sys.path.insert(0, str(ROOT))
-            from fusionmat.latefusion.model import build_latefusion
+            from fusionmat.engines.latefusion_net.model import build_latefusion
             from tests.latefusion_fixtures import write_keras2_h5
 
             weights = write_keras2_h5(Path(tmp) / "recipe.h5", build_latefusion())

@@ -47,7 +47,7 @@ def softest_window(alpha: np.ndarray, side: int) -> tuple[int, int]:
 
 def row_image(rgb: np.ndarray, alpha: np.ndarray, colour=(0.15, 0.45, 0.75)) -> Image.Image:
     """input | matte | cut-out on a checkerboard | composite | zoomed cut-out, one strip."""
-    from fusionmat.outputs import cutout
+    from fusionmat.outputs.plan import cutout
 
     rgba = cutout(rgb, alpha)
     a = rgba[..., 3:4]
@@ -74,8 +74,8 @@ def photos(samples: Path | None) -> list[tuple[str, np.ndarray, np.ndarray | Non
     """(name, photo, released matte or None) to show."""
     from skimage import data
 
-    from fusionmat.read import read_image, read_matte
-    from fusionmat.resize import resize_to
+    from fusionmat.io.read import read_image, read_matte
+    from fusionmat.matting.resize import resize_to
 
     if samples is None:
         astronaut = data.astronaut()

@@ -16,7 +16,7 @@ import click
 CHILD = r"""
 import resource, sys, time
 import numpy as np
-from fusionmat.latefusion.model import build_latefusion
+from fusionmat.engines.latefusion_net.model import build_latefusion
 import tensorflow as tf
 h, w, repeat = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 t0 = time.perf_counter(); model = build_latefusion(); build = time.perf_counter() - t0

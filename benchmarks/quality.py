@@ -1,6 +1,6 @@
 """Quality benchmark: run an engine on a benchmark folder and print SAD, MSE, Grad, Conn.
 
-The scores come from the same code as `fusionmat evaluate` (fusionmat/evaluate.py); this
+The scores come from the same code as `fusionmat evaluate` (fusionmat/evaluate/scores.py); this
 script adds the inference and its timing, without writing the mattes to disk.
 
 Usage:
@@ -20,13 +20,13 @@ import click
 import numpy as np
 
 from fusionmat.engines import DEFAULT_ENGINE, ENGINES, load_engine
-from fusionmat.evaluate import evaluate_pair
-from fusionmat.read import read_matte
-from fusionmat.metrics import METRICS
-from fusionmat.pipeline import matte_image
+from fusionmat.evaluate.scores import evaluate_pair
+from fusionmat.io.read import read_matte
+from fusionmat.evaluate.metrics import METRICS
+from fusionmat.matting.pipeline import matte_image
 from fusionmat.preprocess.chain import NONE, NOTHING, Preprocessor, Settings, parse_aspect, parse_crop, parse_rotate
-from fusionmat.refine import REFINE_CHOICES
-from fusionmat.read import read_image
+from fusionmat.matting.refine import REFINE_CHOICES
+from fusionmat.io.read import read_image
 
 
 @click.command()

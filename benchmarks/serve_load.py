@@ -152,9 +152,9 @@ def overhead(url: str, photo: bytes, engine: str, repeat: int = 5) -> None:
     import numpy as np
 
     import fusionmat
-    from fusionmat.outputs import cutout
-    from fusionmat.read import read_image
-    from fusionmat.write import encode
+    from fusionmat.outputs.plan import cutout
+    from fusionmat.io.read import read_image
+    from fusionmat.io.write import encode
 
     served = []
     for i in range(repeat):

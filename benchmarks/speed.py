@@ -29,8 +29,8 @@ SIZES = {"1MP": (1024, 1024), "12MP": (4000, 3000)}
 
 IO_FLOOR = """
 import sys, numpy as np
-from fusionmat.read import read_image
-from fusionmat.write import save_image, preview_image
+from fusionmat.io.read import read_image
+from fusionmat.io.write import save_image, preview_image
 img = read_image(sys.argv[1], dtype=np.uint8); alpha = read_image(sys.argv[3], dtype=np.uint8)[:, :, 0]
 save_image(sys.argv[2] + '/m.png', alpha); save_image(sys.argv[2] + '/c.jpg', preview_image(img, alpha))
 """

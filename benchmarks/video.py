@@ -9,7 +9,7 @@ background at 1280x720 and moves it: translation across the frame, a 0.9 -> 1.1 
 frame is the subject's alpha moved the same way. Prints, per clip and overall: mean SAD and MSE
 per frame, dtSSD (temporal coherence, Erofeev et al. 2015; x100) frame by frame and with the
 temporal filter, a small sweep of the filter's settings, and the end-to-end speed of
-`fusionmat.videos.matte_video` on the clip written as H.264 (decode, matte, filter, encode).
+`fusionmat.run.video.matte_video` on the clip written as H.264 (decode, matte, filter, encode).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import numpy as np
 
 
 def load(bench: Path, entry: dict, key: str) -> np.ndarray:
-    from fusionmat.read import read_image, read_matte
+    from fusionmat.io.read import read_image, read_matte
 
     return read_matte(bench / entry[key]) if key == "alpha" else read_image(bench / entry[key])
 
@@ -61,8 +61,8 @@ def make_clip(bench: Path, subject: dict, scenery: dict, frames: int, seed: int)
 
 
 def scores(mattes, truths) -> dict:
-    from fusionmat.metrics import mse, sad
-    from fusionmat.temporal import dtssd
+    from fusionmat.evaluate.metrics import mse, sad
+    from fusionmat.run.temporal import dtssd
 
     return {"sad": float(np.mean([sad(m, g) for m, g in zip(mattes, truths)])),
             "mse": float(np.mean([mse(m, g) for m, g in zip(mattes, truths)])),
@@ -71,7 +71,7 @@ def scores(mattes, truths) -> dict:
 
 def filtered(images, raw, strength: float, motion_scale: float, delay: bool = True) -> list[np.ndarray]:
     """The mattes through the video pipeline's filters: one-frame delay, then smoothing."""
-    from fusionmat.temporal import Delayed, TemporalFilter
+    from fusionmat.run.temporal import Delayed, TemporalFilter
 
     pairs = [(image, matte.astype(np.float32)) for image, matte in zip(images, raw)]
     if delay and strength > 0:
@@ -110,10 +110,10 @@ def write_mp4(images, path: Path, rate: int = 30) -> None:
 @click.option("--engine", default="modnet", show_default=True)
 def main(bench, clips, frames, long_side, engine):
     import fusionmat
-    from fusionmat.pipeline import matte_image
+    from fusionmat.matting.pipeline import matte_image
     from fusionmat.preprocess.chain import Preprocessor, build_preprocessor
-    from fusionmat.temporal import MOTION_SCALE, STRENGTH
-    from fusionmat.videos import matte_video
+    from fusionmat.run.temporal import MOTION_SCALE, STRENGTH
+    from fusionmat.run.video import matte_video
 
     entries = json.loads((bench / "index.json").read_text())
     options = {"long_side": long_side} if long_side else {}

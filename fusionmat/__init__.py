@@ -53,8 +53,8 @@ def matte(image: "np.ndarray | str | os.PathLike", *, engine: "Engine | None" = 
     global _default_engine
     import numpy as np
 
-    from fusionmat.pipeline import matte_image
-    from fusionmat.read import read_image
+    from fusionmat.matting.pipeline import matte_image
+    from fusionmat.io.read import read_image
 
     if isinstance(image, (str, os.PathLike)):
         image = read_image(image, dtype=np.uint8)  # 8-bit all the way: a quarter of the memory
@@ -73,7 +73,7 @@ def matte(image: "np.ndarray | str | os.PathLike", *, engine: "Engine | None" = 
 def _photo(image):
     import numpy as np
 
-    from fusionmat.read import checked_rgb, read_image
+    from fusionmat.io.read import checked_rgb, read_image
 
     if isinstance(image, (str, os.PathLike)):
         return read_image(image, dtype=np.uint8)
@@ -85,7 +85,7 @@ def cutout(image: "np.ndarray | str | os.PathLike", alpha: "np.ndarray | None" =
 
     ``alpha`` is its matte (computed with :func:`matte` and ``options`` when None).
     """
-    from fusionmat.outputs import cutout as _cutout
+    from fusionmat.outputs.plan import cutout as _cutout
 
     rgb = _photo(image)
     return _cutout(rgb, alpha if alpha is not None else matte(rgb, **options))
@@ -98,7 +98,7 @@ def composite(image: "np.ndarray | str | os.PathLike", background: str, alpha: "
 
     ``alpha`` is its matte (computed with :func:`matte` and ``options`` when None).
     """
-    from fusionmat.outputs import composite_onto
+    from fusionmat.outputs.plan import composite_onto
 
     rgb = _photo(image)
     return composite_onto(rgb, alpha if alpha is not None else matte(rgb, **options), background, fit)
@@ -106,9 +106,9 @@ def composite(image: "np.ndarray | str | os.PathLike", background: str, alpha: "
 
 def batch(src: "str | os.PathLike", out: "str | os.PathLike | None" = None, **options):
     """Every image of folder ``src`` (mattes, previews, and cut-outs or composites when asked),
-    written under ``out``; resumable. Returns a :class:`fusionmat.runner.Report` (done, skipped,
-    failed with reasons). Options: see :func:`fusionmat.runner.run_batch`."""
-    from fusionmat.runner import run_batch
+    written under ``out``; resumable. Returns a :class:`fusionmat.run.batch.Report` (done, skipped,
+    failed with reasons). Options: see :func:`fusionmat.run.batch.run_batch`."""
+    from fusionmat.run.batch import run_batch
 
     return run_batch(src, out, **options)
 
@@ -116,8 +116,8 @@ def batch(src: "str | os.PathLike", out: "str | os.PathLike | None" = None, **op
 def video(source: "str | os.PathLike", out: "str | os.PathLike | None" = None, **options):
     """Matte every frame of a video file: ``<stem>_matting.mp4`` (and a composite with
     ``background=``, a cut-out with ``alpha='webm'|'png'``). Returns a
-    :class:`fusionmat.videos.VideoReport`. Options: see :func:`fusionmat.videos.matte_video`."""
-    from fusionmat.videos import matte_video
+    :class:`fusionmat.run.video.VideoReport`. Options: see :func:`fusionmat.run.video.matte_video`."""
+    from fusionmat.run.video import matte_video
 
     return matte_video(source, out, **options)
 

@@ -13,7 +13,7 @@ SHARED = ROOT.parent / "shared"
 
 
 def weights_present() -> bool:
-    from fusionmat.weights import file_status, known_files
+    from fusionmat.engines.weights import file_status, known_files
 
     return all(file_status(name) == "ok" for name in known_files())
 
@@ -46,7 +46,7 @@ def recipe_model():
     """The Late Fusion network (any input size) with the reference's deterministic recipe weights;
     built once for the session (about 5 s)."""
     import_or_skip("tf_keras")
-    from fusionmat.latefusion.model import build_latefusion
+    from fusionmat.engines.latefusion_net.model import build_latefusion
     from tests.latefusion_fixtures import set_recipe_weights
 
     model = build_latefusion()

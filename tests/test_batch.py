@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from fusionmat.folder import find_images
+from fusionmat.io.folder import find_images
 from fusionmat.cli import main
-from fusionmat.runner import default_out
+from fusionmat.run.batch import default_out
 from tests.conftest import requires_weights
 
 
@@ -109,7 +109,7 @@ def test_fault_injection(tmp_path, astronaut):
 
 @requires_weights
 def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_path, astronaut, monkeypatch):
-    import fusionmat.runner as runner
+    import fusionmat.run.batch as runner
 
     photos, out = tmp_path / "photos", tmp_path / "out"
     photos.mkdir()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fusionmat.engines.base import Engine
-from fusionmat.pipeline import matte_image
+from fusionmat.matting.pipeline import matte_image
 from fusionmat.preprocess.chain import (NOTHING, Preprocessor, Settings, auto_angle, invert, parse_aspect,
                                         parse_crop, parse_rotate)
 from tests.conftest import requires_weights
@@ -86,7 +86,7 @@ def test_nothing_settings_need_no_detector():
 def test_auto_chain_crops_a_small_subject_and_leaves_a_big_one(astronaut):
     from skimage import data
 
-    from fusionmat.resize import resize_to
+    from fusionmat.matting.resize import resize_to
 
     chain = Preprocessor(Settings())
     big = astronaut.astype(np.float32) / 255

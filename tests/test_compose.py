@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from fusionmat.cli import main
-from fusionmat.compose import Background, composite, fit_background, parse_background
+from fusionmat.outputs.compose import Background, composite, fit_background, parse_background
 from tests.conftest import SHARED, requires_shared, requires_weights
 
 
@@ -37,7 +37,7 @@ def test_an_existing_file_named_like_a_colour_is_a_picture(tmp_path, monkeypatch
 
 
 def test_translucent_composite_is_the_over_operator():
-    from fusionmat.compose import composite_translucent
+    from fusionmat.outputs.compose import composite_translucent
 
     fg = np.full((1, 3, 3), 0.8, np.float32)
     alpha = np.array([[0.0, 0.5, 1.0]], np.float32)
@@ -89,8 +89,8 @@ def test_composite_formula():
 
 def dehalo_errors(image, alpha, true_fg, colour=(0.0, 0.69, 0.25)):
     """Soft-band error against the exact composite on a flat colour: (raw pixels, estimated foreground)."""
-    from fusionmat.foreground import estimate_foreground
-    from fusionmat.metrics import soft_band_error
+    from fusionmat.matting.foreground import estimate_foreground
+    from fusionmat.evaluate.metrics import soft_band_error
 
     flat = np.broadcast_to(np.asarray(colour, np.float32), image.shape)
     exact = composite(true_fg, alpha, flat)
@@ -117,7 +117,7 @@ def test_dehalo_on_synthetic_hair():
 @requires_shared
 def test_dehalo_on_the_plain_benchmark():
     """Issue 5's check: with the true matte, the soft-band error is at least 50 % below raw pixels'."""
-    from fusionmat.read import read_image
+    from fusionmat.io.read import read_image
 
     bench = SHARED / "bench" / "plain"
     rows = []
@@ -188,7 +188,7 @@ def test_compose_never_lets_two_photos_share_one_output(tmp_path, astronaut):
 def test_wide_blur_on_a_shrunk_copy_matches_the_full_size_blur():
     import cv2
 
-    from fusionmat.compose import blurred_background
+    from fusionmat.outputs.compose import blurred_background
 
     rng = np.random.default_rng(0)
     image = cv2.resize(rng.random((30, 40, 3)).astype(np.float32), (800, 600))

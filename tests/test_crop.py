@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fusionmat.preprocess.crop import crop, subject_box
-from fusionmat.resize import resize_to
+from fusionmat.matting.resize import resize_to
 from tests.conftest import requires_weights
 
 
@@ -36,7 +36,7 @@ def test_box_outside_the_image_is_an_error():
 
 @pytest.fixture(scope="module")
 def face_detector():
-    from fusionmat.detect import FACE_FULL, Detector
+    from fusionmat.preprocess.detect import FACE_FULL, Detector
 
     return Detector(FACE_FULL)
 
@@ -44,7 +44,7 @@ def face_detector():
 @pytest.fixture(scope="module")
 def astronaut_subject(astronaut, selfie_engine):
     """The astronaut and a mask of her (the default engine's matte > 0.5)."""
-    from fusionmat.pipeline import matte_image
+    from fusionmat.matting.pipeline import matte_image
 
     return astronaut.astype(np.float32) / 255, matte_image(astronaut, selfie_engine) > 0.5
 

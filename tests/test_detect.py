@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusionmat.detect import FACE_FULL, FACE_SHORT, PERSON, Detection, Detector, anchor_centres, letterbox, suppress
+from fusionmat.preprocess.detect import FACE_FULL, FACE_SHORT, PERSON, Detection, Detector, anchor_centres, letterbox, suppress
 from tests.conftest import requires_weights
 
 

@@ -11,9 +11,9 @@ from fusionmat import engines
 from fusionmat.cli.common import OPTION_FLAGS
 from fusionmat.engines.base import Engine
 from fusionmat.errors import MissingDependencyError
-from fusionmat.refine import REFINERS
-from fusionmat.upsample import UPSAMPLE_METHODS
-from fusionmat.weights import known_files
+from fusionmat.matting.refine import REFINERS
+from fusionmat.matting.upsample import UPSAMPLE_METHODS
+from fusionmat.engines.weights import known_files
 
 
 @pytest.mark.parametrize("name", list(engines.ENGINES))

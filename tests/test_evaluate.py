@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from fusionmat.cli import main
-from fusionmat.evaluate import evaluate_folders, evaluate_pair, format_rows, read_matte, unknown_region
+from fusionmat.evaluate.scores import evaluate_folders, evaluate_pair, format_rows, read_matte, unknown_region
 from tests.conftest import SHARED, requires_shared
 
 
@@ -100,7 +100,7 @@ def test_a_decompression_bomb_is_a_named_problem_not_a_crash(tmp_path):
 def test_one_matte_reader_for_evaluate_and_compose(tmp_path, monkeypatch):
     """A 16-bit TIFF matte has the same values in `evaluate` and in `compose --matte`."""
     import fusionmat.cli.compose as compose_cli
-    from fusionmat.read import read_matte as shared_reader
+    from fusionmat.io.read import read_matte as shared_reader
 
     values = np.array([[0, 51000, 65535, 200]] * 16, np.uint16)
     Image.fromarray(values).save(tmp_path / "m.tif")

@@ -1,7 +1,7 @@
 """The export contract, checked on a small stand-in network run back through each runtime.
 
 Every format is converted from a stand-in with the same wrapping as the released network
-(:func:`fusionmat.export.for_export`: input ``image`` in 0..255, mean subtraction inside,
+(:func:`fusionmat.export.convert.for_export`: input ``image`` in 0..255, mean subtraction inside,
 output ``matte``), through the ``export`` command, and compared with Keras. Converting the full
 DenseNet-201 network takes 30-80 s per format on a 2-core machine, so those conversions (and
 the quantized TFLite variants) are run by ``python benchmarks/export.py --recipe``; here the full
@@ -55,7 +55,7 @@ def core():
 @pytest.fixture(scope="module")
 def keras_matte(core, parity_image) -> np.ndarray:
     """What the export must reproduce: the core on mean-subtracted pixels."""
-    from fusionmat.latefusion.model import MEAN_PIXEL
+    from fusionmat.engines.latefusion_net.model import MEAN_PIXEL
 
     return core(parity_image - MEAN_PIXEL.astype(np.float32))[0].numpy()
 
@@ -63,11 +63,11 @@ def keras_matte(core, parity_image) -> np.ndarray:
 @pytest.fixture
 def stand_in(monkeypatch, core, tmp_path):
     """``fusionmat export`` exports the stand-in (with the released network's wrapping) for any weights file."""
-    import fusionmat.export
-    from fusionmat.latefusion.model import MEAN_PIXEL
+    import fusionmat.export.convert
+    from fusionmat.engines.latefusion_net.model import MEAN_PIXEL
 
-    monkeypatch.setattr(fusionmat.export, "deployable_model",
-                        lambda weights, h, w, partial=False: fusionmat.export.for_export(core, h, w, MEAN_PIXEL))
+    monkeypatch.setattr(fusionmat.export.convert, "deployable_model",
+                        lambda weights, h, w, partial=False: fusionmat.export.convert.for_export(core, h, w, MEAN_PIXEL))
     weights = tmp_path / "stand_in.h5"
     weights.write_bytes(b"the stand-in needs no file")
     return weights
@@ -86,8 +86,8 @@ def export(tmp_path, weights, fmt, name, *extra):
 @requires_shared
 def test_keras_export_model_matches_the_released_network(recipe_model):
     """The full network with the export's wrapping (mean subtraction inside) gives the reference's alpha."""
-    from fusionmat.export import for_export
-    from fusionmat.latefusion.model import MEAN_PIXEL
+    from fusionmat.export.convert import for_export
+    from fusionmat.engines.latefusion_net.model import MEAN_PIXEL
 
     image = np.load(PARITY).astype(np.float32)[None]
     matte = for_export(recipe_model, *image.shape[1:3], MEAN_PIXEL)(image).numpy()
@@ -96,8 +96,8 @@ def test_keras_export_model_matches_the_released_network(recipe_model):
 
 
 def test_the_mean_is_subtracted_inside(core, parity_image, keras_matte):
-    from fusionmat.export import for_export
-    from fusionmat.latefusion.model import MEAN_PIXEL
+    from fusionmat.export.convert import for_export
+    from fusionmat.engines.latefusion_net.model import MEAN_PIXEL
 
     wrapped = for_export(core, HEIGHT, WIDTH, MEAN_PIXEL)
     assert [t.name.split(":")[0] for t in wrapped.inputs] == ["image"] and wrapped.output_names == ["matte"]
@@ -116,7 +116,7 @@ def test_savedmodel(tmp_path, stand_in, parity_image, keras_matte):
 
 
 def run_tflite(path, image) -> np.ndarray:
-    from fusionmat.tflite import TFLiteModel
+    from fusionmat.engines.tflite import TFLiteModel
 
     model = TFLiteModel(path, threads=2)
     assert model.input_size == (HEIGHT, WIDTH)

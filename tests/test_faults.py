@@ -20,7 +20,7 @@ from PIL import Image
 
 from fusionmat.cli import main
 from fusionmat.errors import OutputError
-from fusionmat.write import atomic_write, save_image
+from fusionmat.io.write import atomic_write, save_image
 from tests.conftest import requires_weights
 
 
@@ -167,7 +167,7 @@ def test_a_fifo_among_the_inputs_is_skipped_not_waited_on(photos, tmp_path):
 
 
 def test_batch_does_not_matte_its_own_earlier_outputs(tmp_path):
-    from fusionmat.folder import find_images
+    from fusionmat.io.folder import find_images
 
     for name in ("x.jpg", "x_matting.png", "x_concat.jpg", "x_cutout.png", "y_matting.png", "my_concat.jpg"):
         Image.new("RGB", (20, 20)).save(tmp_path / name)

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-import fusionmat.guided as guided
-from fusionmat.guided import guided_coefficients, guided_upsample, resize_rows
+import fusionmat.matting.guided as guided
+from fusionmat.matting.guided import guided_coefficients, guided_upsample, resize_rows
 
 
 def shrink(x: np.ndarray, h: int, w: int) -> np.ndarray:

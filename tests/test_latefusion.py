@@ -34,7 +34,7 @@ def run_all(model, image_uint8: np.ndarray) -> dict[str, np.ndarray]:
     """Every parity array: the four outputs and the probed intermediate layers."""
     import tf_keras
 
-    from fusionmat.latefusion.model import preprocess
+    from fusionmat.engines.latefusion_net.model import preprocess
 
     probe = tf_keras.Model(model.input, [*model.outputs, *(model.get_layer(n).output for n in PROBES.values())])
     values = probe(preprocess(image_uint8 / 255.0)[None], training=False)
@@ -43,7 +43,7 @@ def run_all(model, image_uint8: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def test_structure_has_the_published_size(recipe_model):
-    from fusionmat.latefusion.model import weighted_layers
+    from fusionmat.engines.latefusion_net.model import weighted_layers
 
     assert recipe_model.count_params() == 37_909_379
     assert len(weighted_layers(recipe_model)) == 450
@@ -51,7 +51,7 @@ def test_structure_has_the_published_size(recipe_model):
 
 
 def test_input_must_be_a_multiple_of_32():
-    from fusionmat.latefusion.model import build_latefusion
+    from fusionmat.engines.latefusion_net.model import build_latefusion
 
     with pytest.raises(ValueError, match="multiples of 32"):
         build_latefusion(100, 64)
@@ -59,7 +59,7 @@ def test_input_must_be_a_multiple_of_32():
 
 @requires_shared
 def test_every_weighted_layer_matches_the_manifest(recipe_model):
-    from fusionmat.latefusion.model import weighted_layers
+    from fusionmat.engines.latefusion_net.model import weighted_layers
 
     manifest = json.loads((REFERENCE / "manifest.json").read_text())
     ours = [(layer.name, type(layer).__name__, [[f"{layer.name}/{w.name.rsplit('/', 1)[-1]}", list(w.shape)]
@@ -111,8 +111,8 @@ def test_cli_loads_keras2_file_and_reproduces_parity(h5_files, recipe_model, par
 @pytest.mark.parametrize("variant", ["str_names", "whole_model"])
 def test_loader_reads_every_layout(variant, h5_files, recipe_model, parity_input):
     """Names stored as str (not bytes), and a whole saved model (weights under model_weights/)."""
-    from fusionmat.latefusion.h5weights import load_h5_weights
-    from fusionmat.latefusion.model import build_latefusion
+    from fusionmat.engines.latefusion_net.h5weights import load_h5_weights
+    from fusionmat.engines.latefusion_net.model import build_latefusion
 
     model = build_latefusion(96, 64)
     report = load_h5_weights(model, h5_files[variant])
@@ -132,7 +132,7 @@ def test_loader_reads_every_layout(variant, h5_files, recipe_model, parity_input
     ],
 )
 def test_file_that_does_not_fit_is_refused_by_name(kwargs, message, recipe_model, tmp_path):
-    from fusionmat.latefusion.h5weights import load_h5_weights
+    from fusionmat.engines.latefusion_net.h5weights import load_h5_weights
 
     path = write_keras2_h5(tmp_path / "bad.h5", recipe_model, **kwargs)
     before = recipe_model.get_layer("fusion_conv2").get_weights()[0].copy()
@@ -143,7 +143,7 @@ def test_file_that_does_not_fit_is_refused_by_name(kwargs, message, recipe_model
 
 
 def test_partial_loads_classifier_stage_file_loudly(recipe_model, tmp_path):
-    from fusionmat.latefusion.h5weights import load_h5_weights
+    from fusionmat.engines.latefusion_net.h5weights import load_h5_weights
 
     path = write_keras2_h5(tmp_path / "stage1.h5", recipe_model, drop_prefix="fusion_")
     report = load_h5_weights(recipe_model, path, allow_missing=("fusion_",))
@@ -151,7 +151,7 @@ def test_partial_loads_classifier_stage_file_loudly(recipe_model, tmp_path):
 
 
 def test_not_a_weights_file(tmp_path, recipe_model):
-    from fusionmat.latefusion.h5weights import load_h5_weights
+    from fusionmat.engines.latefusion_net.h5weights import load_h5_weights
 
     junk = tmp_path / "junk.h5"
     junk.write_text("hello")

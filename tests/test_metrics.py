@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusionmat.metrics import all_metrics, conn, gaussian_derivative_kernels, grad, mse, sad
+from fusionmat.evaluate.metrics import all_metrics, conn, gaussian_derivative_kernels, grad, mse, sad
 
 
 def test_sad_and_mse_by_hand():

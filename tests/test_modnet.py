@@ -61,7 +61,7 @@ def test_the_halo_floor_zeroes_faint_values_and_keeps_the_range():
 
 @requires_weights
 def test_the_real_network_mattes_the_astronaut(modnet_engine, astronaut):
-    from fusionmat.pipeline import matte_image
+    from fusionmat.matting.pipeline import matte_image
 
     small = modnet_engine.predict(astronaut)
     assert small.shape == modnet_engine.input_size(512, 512) == (576, 576)

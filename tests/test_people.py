@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusionmat.people import keep_people
+from fusionmat.matting.people import keep_people
 from tests.conftest import SHARED, requires_shared, requires_weights
 
 
@@ -49,8 +49,8 @@ def person_before_cat(name: str, height: int, left: float, size: tuple[int, int]
     from PIL import Image
     from skimage import data
 
-    from fusionmat.evaluate import read_matte
-    from fusionmat.read import read_image
+    from fusionmat.evaluate.scores import read_matte
+    from fusionmat.io.read import read_image
 
     bench = SHARED / "bench" / "plain"
     fg = read_image(bench / "fg" / f"{name}.png", dtype=np.uint8)
@@ -77,7 +77,7 @@ def person_before_cat(name: str, height: int, left: float, size: tuple[int, int]
 def test_a_person_in_front_of_a_cat_keeps_the_person_and_not_the_cat(modnet_engine, layout, preprocess):
     """The issue's failure: MODNet alone mattes the cat (SAD 48-112 on these layouts); the engine,
     alone or after the default preprocessing, keeps the person and leaves the cat at ~0."""
-    from fusionmat.pipeline import matte_image
+    from fusionmat.matting.pipeline import matte_image
     from fusionmat.preprocess.chain import Preprocessor, Settings
 
     photo, truth = person_before_cat(*layout)

@@ -5,8 +5,8 @@ import pytest
 
 import fusionmat
 from fusionmat.engines.base import Engine
-from fusionmat.pipeline import matte_image
-from fusionmat.refine import NoSubjectWarning
+from fusionmat.matting.pipeline import matte_image
+from fusionmat.matting.refine import NoSubjectWarning
 from tests.conftest import requires_weights
 
 

@@ -20,7 +20,7 @@ ray = import_or_skip("ray")
 @pytest.fixture(scope="module")
 def local_ray():
     """A local Ray with 2 CPUs, started by the test (as a user would run `ray start --head`)."""
-    from fusionmat.ray_runner import start_ray
+    from fusionmat.run.ray_executor import start_ray
 
     started = not ray.is_initialized()
     if started:

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from fusionmat.errors import ImageReadError
-from fusionmat.read import checked_rgb, read_image, to_float
+from fusionmat.io.read import checked_rgb, read_image, to_float
 
 
 def gradient_rgb(h: int = 40, w: int = 60) -> np.ndarray:
@@ -162,7 +162,7 @@ def test_decompression_bombs_are_refused_whatever_the_warning_filters(tmp_path):
         warnings.simplefilter("ignore")
         with pytest.raises(ImageReadError, match="too many pixels"):
             read_image(bomb, dtype=np.uint8)
-        from fusionmat.read import read_matte
+        from fusionmat.io.read import read_matte
 
         with pytest.raises(ImageReadError, match="too many pixels"):
             read_matte(bomb)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusionmat.refine import NoSubjectWarning, estimate_alpha_band, no_refinement, trimap_from_probability
+from fusionmat.matting.refine import NoSubjectWarning, estimate_alpha_band, no_refinement, trimap_from_probability
 
 
 def soft_disk(h: int = 160, w: int = 200, radius: float = 50.0, ramp: float = 8.0) -> np.ndarray:
@@ -69,7 +69,7 @@ def test_whole_frame_foreground_does_not_crash():
 def test_solving_on_the_unknown_band_box_equals_solving_everywhere():
     from pymatting import estimate_alpha_cf
 
-    from fusionmat.refine import solve_in_band
+    from fusionmat.matting.refine import solve_in_band
 
     alpha = soft_disk(120, 160, radius=30, ramp=6)
     image = composite(alpha).astype(np.float64)
@@ -84,7 +84,7 @@ def test_preload_imports_the_solver_only_for_closed_form():
     import subprocess
     import sys
 
-    script = ("import sys; from fusionmat.refine import preload; preload('none'); a = 'pymatting' in sys.modules; "
+    script = ("import sys; from fusionmat.matting.refine import preload; preload('none'); a = 'pymatting' in sys.modules; "
               "preload('closed-form'); print(a, 'pymatting' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from fusionmat.cli import main
-from fusionmat.report import FALSE_FOREGROUND, MISSED_FOREGROUND, error_map
+from fusionmat.evaluate.report import FALSE_FOREGROUND, MISSED_FOREGROUND, error_map
 from tests.conftest import IN_CI, import_or_skip
 
 

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from fusionmat.cli import main
-from fusionmat.resume import is_up_to_date, read_stamp, settings_key, stamp
-from fusionmat.write import save_image
+from fusionmat.outputs.resume import is_up_to_date, read_stamp, settings_key, stamp
+from fusionmat.io.write import save_image
 from tests.conftest import requires_weights
 
 

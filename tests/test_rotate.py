@@ -85,7 +85,7 @@ def portraits() -> list[tuple[str, np.ndarray]]:
 
 @pytest.fixture(scope="module")
 def person_detector():
-    from fusionmat.detect import PERSON, Detector
+    from fusionmat.preprocess.detect import PERSON, Detector
 
     return Detector(PERSON)
 

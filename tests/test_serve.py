@@ -30,7 +30,7 @@ def photo(astronaut) -> bytes:
 def client_for(**settings):
     from starlette.testclient import TestClient
 
-    from fusionmat.serve import ServeSettings, create_app
+    from fusionmat.serve.app import ServeSettings, create_app
 
     return TestClient(create_app(ServeSettings(engine="selfie", **settings)), raise_server_exceptions=False)
 
@@ -124,7 +124,7 @@ def test_uploads_over_the_limit_are_413_and_leave_no_temp_file(photo):
 
 @requires_weights
 def test_past_the_queue_bound_requests_get_503_with_retry_after(photo, monkeypatch):
-    import fusionmat.serve as serve
+    import fusionmat.serve.app as serve
 
     entered, release = threading.Event(), threading.Event()
     real = serve.Workers.matte
@@ -149,7 +149,7 @@ def test_past_the_queue_bound_requests_get_503_with_retry_after(photo, monkeypat
 
 @requires_weights
 def test_an_unexpected_failure_is_a_500_without_a_trace(photo, monkeypatch):
-    import fusionmat.serve as serve
+    import fusionmat.serve.app as serve
 
     def broken(*args):
         raise RuntimeError("secret internals")

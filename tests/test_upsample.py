@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusionmat.resize import resize_to
-from fusionmat.upsample import upsample_matte
+from fusionmat.matting.resize import resize_to
+from fusionmat.matting.upsample import upsample_matte
 
 
 def step_photo(size: int = 256, edge: int = 101) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from fusionmat.errors import ImageReadError
-from fusionmat.temporal import TemporalFilter, dtssd, grey_thumbnail, is_cut
+from fusionmat.run.temporal import TemporalFilter, dtssd, grey_thumbnail, is_cut
 from tests.conftest import import_or_skip, requires_weights
 
 
@@ -102,7 +102,7 @@ def clip(tmp_path, astronaut):
 
 @requires_weights
 def test_matte_video_keeps_frame_count_rate_and_size(clip, tmp_path):
-    from fusionmat.videos import matte_video
+    from fusionmat.run.video import matte_video
 
     report = matte_video(clip, tmp_path / "out", engine="selfie")
     assert report.frames == 8 and report.shots == 1 and report.damaged is None
@@ -118,7 +118,7 @@ def test_matte_video_keeps_frame_count_rate_and_size(clip, tmp_path):
 
 @requires_weights
 def test_composite_with_audio_and_alpha_outputs(clip, tmp_path):
-    from fusionmat.videos import matte_video
+    from fusionmat.run.video import matte_video
 
     report = matte_video(clip, tmp_path, engine="selfie", background="#00ff00", alpha="webm")
     composite = frames_of(tmp_path / "walk_composite.mp4")
@@ -135,14 +135,14 @@ def test_composite_with_audio_and_alpha_outputs(clip, tmp_path):
 
 @requires_weights
 def test_start_and_end_cut_the_clip(clip, tmp_path):
-    from fusionmat.videos import matte_video
+    from fusionmat.run.video import matte_video
 
     report = matte_video(clip, tmp_path, engine="selfie", start=0.2, end=0.5)
     assert report.frames == 3 and len(frames_of(tmp_path / "walk_matting.mp4")) == 3
 
 
 def test_not_a_video_is_one_clear_error(tmp_path):
-    from fusionmat.videos import matte_video
+    from fusionmat.run.video import matte_video
 
     (tmp_path / "notes.mp4").write_text("hello")
     with pytest.raises(ImageReadError, match="not a video"):
@@ -153,7 +153,7 @@ def test_not_a_video_is_one_clear_error(tmp_path):
 
 @requires_weights
 def test_a_damaged_video_keeps_the_frames_before_the_damage(tmp_path, astronaut):
-    from fusionmat.videos import matte_video
+    from fusionmat.run.video import matte_video
 
     whole = write_clip(tmp_path / "whole.mp4", astronaut, frames=20, audio=False)
     data = whole.read_bytes()
@@ -169,10 +169,10 @@ def test_a_damaged_video_keeps_the_frames_before_the_damage(tmp_path, astronaut)
 
 @requires_weights
 def test_ctrl_c_leaves_no_partial_output(clip, tmp_path, monkeypatch):
-    import fusionmat.pipeline
-    from fusionmat.videos import matte_video
+    import fusionmat.matting.pipeline
+    from fusionmat.run.video import matte_video
 
-    real, calls = fusionmat.pipeline.matte_image, []
+    real, calls = fusionmat.matting.pipeline.matte_image, []
 
     def interrupted(*args, **kwargs):
         calls.append(1)
@@ -180,7 +180,7 @@ def test_ctrl_c_leaves_no_partial_output(clip, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(fusionmat.pipeline, "matte_image", interrupted)
+    monkeypatch.setattr(fusionmat.matting.pipeline, "matte_image", interrupted)
     with pytest.raises(KeyboardInterrupt):
         matte_video(clip, tmp_path / "out", engine="selfie", background="white", alpha="png")
     assert list((tmp_path / "out").iterdir()) == []
@@ -203,7 +203,7 @@ def test_cli(clip, tmp_path):
 
 
 def test_a_still_image_is_not_taken_for_a_video(tmp_path, astronaut):
-    from fusionmat.videos import matte_video
+    from fusionmat.run.video import matte_video
 
     Image.fromarray(astronaut).save(tmp_path / "a.jpg")
     with pytest.raises(ImageReadError, match="still image"):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fusionmat import weights
+from fusionmat.engines import weights
 from fusionmat.cli import main
 from fusionmat.errors import WeightsError
 
@@ -149,7 +149,7 @@ def test_latefusion_search_order(monkeypatch, tmp_path):
 
 
 def test_prepare_runs_the_foreground_kernels(monkeypatch):
-    import fusionmat.foreground as foreground
+    import fusionmat.matting.foreground as foreground
 
     calls = []
     real = foreground.estimate_layers

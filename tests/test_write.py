@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from fusionmat.errors import OutputError
-from fusionmat.write import atomic_write, concat_preview, current_umask, refuse_inputs, save_image
+from fusionmat.io.write import atomic_write, concat_preview, current_umask, refuse_inputs, save_image
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -76,7 +76,7 @@ import io, resource, signal, sys
 import numpy as np
 from PIL import Image
 from fusionmat.errors import OutputError
-from fusionmat.write import save_image
+from fusionmat.io.write import save_image
 picture = (np.random.default_rng(0).random((400, 400, 3)) * 255).astype(np.uint8)
 encoded = io.BytesIO()
 Image.fromarray(picture).save(encoded, format="JPEG", quality=95, subsampling=0)
@@ -94,7 +94,7 @@ except OutputError as exc:
 
 
 def test_special_targets_are_written_into_and_links_are_kept(tmp_path):
-    from fusionmat.write import is_special, save_bytes
+    from fusionmat.io.write import is_special, save_bytes
 
     assert is_special("/dev/stdout") and is_special("/dev/null") and not is_special(tmp_path / "x.png")
     target = tmp_path / "real.png"

@@ -13,7 +13,7 @@ import warnings  # noqa: E402
 import click  # noqa: E402
 from PIL import Image  # noqa: E402
 
-# Files over Pillow's pixel limit are refused with one line naming them (fusionmat.read.refuse_bombs);
+# Files over Pillow's pixel limit are refused with one line naming them (fusionmat.io.read.refuse_bombs);
 # Pillow's own warning for them would only add a second, less clear line.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 

@@ -1,6 +1,6 @@
 """``fusionmat batch``: mattes (and composites) for every image in a folder.
 
-Options, progress bar, messages and exit status only: the run is :mod:`fusionmat.runner`.
+Options, progress bar, messages and exit status only: the run is :mod:`fusionmat.run.batch`.
 """
 from __future__ import annotations
 
@@ -57,8 +57,8 @@ def batch(folder, out_dir, recursive, cutout, background, fit, composite_format,
       fusionmat batch shoot/ --bg '#ffffff' --cutout --workers 4
       fusionmat batch s3://bucket/shoot --out s3://bucket/mattes --executor ray --concurrency 8
     """
-    from fusionmat.folder import find_images
-    from fusionmat.runner import Report, batch_key, default_out, execute, plan_jobs, same_place
+    from fusionmat.io.folder import find_images
+    from fusionmat.run.batch import Report, batch_key, default_out, execute, plan_jobs, same_place
 
     out_root = out_dir if out_dir is not None else default_out(folder)
     if same_place(out_root, folder):
@@ -108,7 +108,7 @@ def batch(folder, out_dir, recursive, cutout, background, fit, composite_format,
 
 def location(value: str | None, param, *, must_exist: bool = False):
     """A folder argument: a local path (which must be a folder when ``must_exist``) or an fsspec URL."""
-    from fusionmat.storage import as_path, is_remote
+    from fusionmat.io.storage import as_path, is_remote
 
     if value is None:
         return None
@@ -127,8 +127,8 @@ def location(value: str | None, param, *, must_exist: bool = False):
 
 def finish(report, json_report: Path | None, images: list[Path]) -> None:
     """The summary, the ``--json`` report and the exit status (130 interrupted, 1 failures)."""
-    from fusionmat.storage import is_remote
-    from fusionmat.write import atomic_write, refuse_inputs
+    from fusionmat.io.storage import is_remote
+    from fusionmat.io.write import atomic_write, refuse_inputs
 
     console().info(report.summary())
     for failure in report.failed:

@@ -11,7 +11,7 @@ import click
 
 from fusionmat.engines import DEFAULT_ENGINE, ENGINES
 from fusionmat.errors import FusionmatError, naming
-from fusionmat.refine import REFINE_CHOICES
+from fusionmat.matting.refine import REFINE_CHOICES
 
 
 @dataclass
@@ -80,8 +80,8 @@ def output_options(command: Callable) -> Callable:
 
 def background_options(command: Callable, *, required: bool = False) -> Callable:
     """--bg, --fit, --format and --quality: composites on a new background."""
-    from fusionmat.compose import FITS
-    from fusionmat.outputs import COMPOSITE_FORMATS
+    from fusionmat.outputs.compose import FITS
+    from fusionmat.outputs.plan import COMPOSITE_FORMATS
 
     options = [
         click.option("--bg", "background", required=required, default=None,
@@ -106,7 +106,7 @@ def background_options(command: Callable, *, required: bool = False) -> Callable
 def output_plan(*, cutout: bool = False, background: str | None = None, fit: str = "cover",
                 composite_format: str = "auto", quality: int = 95, matte_and_preview: bool = True):
     """The OutputPlan for the options; a bad --bg or --format is a usage error."""
-    from fusionmat.outputs import OutputPlan
+    from fusionmat.outputs.plan import OutputPlan
 
     loaded = background_or_exit(background, fit)
     try:
@@ -192,7 +192,7 @@ def steps_saver(steps_dir: Path | None, stem: str) -> Callable | None:
         return None
 
     def save(steps) -> None:
-        from fusionmat.write import save_image
+        from fusionmat.io.write import save_image
 
         for number, step in enumerate((s for s in steps if s.changed), start=1):
             path = save_image(steps_dir / f"{stem}_{number}_{step.step}.jpg", step.image)
@@ -202,9 +202,9 @@ def steps_saver(steps_dir: Path | None, stem: str) -> Callable | None:
 
 
 def engine_matte(engine, refine: str, preprocessor, steps_dir: Path | None) -> Callable:
-    """``alpha_for(path, rgb)`` for :func:`~fusionmat.outputs.write_each`: the full pipeline,
+    """``alpha_for(path, rgb)`` for :func:`~fusionmat.outputs.plan.write_each`: the full pipeline,
     its warnings reported as one line naming the file, its steps saved when asked."""
-    from fusionmat.pipeline import matte_image
+    from fusionmat.matting.pipeline import matte_image
 
     def alpha_for(path: Path, rgb):
         return reporting_warnings(str(path), matte_image, rgb, engine, refine=refine, preprocessor=preprocessor,
@@ -215,7 +215,7 @@ def engine_matte(engine, refine: str, preprocessor, steps_dir: Path | None) -> C
 
 def background_or_exit(text: str | None, fit: str):
     """The loaded ``--bg`` (None when not given); a bad value or unreadable picture is a usage error."""
-    from fusionmat.outputs import load_background
+    from fusionmat.outputs.plan import load_background
 
     if text is None:
         return None
@@ -229,7 +229,7 @@ def background_or_exit(text: str | None, fit: str):
 
 def refine_method_or_exit(engine, refine: str) -> str:
     """The refinement ``--refine`` means for ``engine``; an unknown one is a usage error."""
-    from fusionmat.pipeline import refine_method
+    from fusionmat.matting.pipeline import refine_method
 
     try:
         return refine_method(engine, refine)
@@ -286,7 +286,7 @@ def echo_error(message: str) -> None:
 
 
 def echo_outcomes(outcomes, shown: str, total: int) -> None:
-    """Print ``image -> output`` (or ``skipped``) for each :class:`~fusionmat.outputs.Outcome`, or
+    """Print ``image -> output`` (or ``skipped``) for each :class:`~fusionmat.outputs.plan.Outcome`, or
     its one-line error, under a progress bar when there are many; at the end a ClickException
     (exit 1) says how many failed."""
     out = console()

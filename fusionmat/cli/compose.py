@@ -10,12 +10,12 @@ from fusionmat.cli.common import (background_options, build_engine, build_prepro
                                   engine_options, output_options, output_plan, preprocess_options,
                                   refine_method_or_exit)
 from fusionmat.errors import FusionmatError
-from fusionmat.outputs import write_each
+from fusionmat.outputs.plan import write_each
 
 
 def matte_for(path: Path, shape: tuple[int, int]):
-    """A matte file as HxW float32 in [0, 1] (:func:`fusionmat.read.read_matte`); it must have the photo's size."""
-    from fusionmat.read import read_matte
+    """A matte file as HxW float32 in [0, 1] (:func:`fusionmat.io.read.read_matte`); it must have the photo's size."""
+    from fusionmat.io.read import read_matte
 
     alpha = read_matte(path)
     if alpha.shape != shape:
@@ -60,7 +60,7 @@ def compose(images, background, fit, composite_format, quality, matte_file, out_
         raise click.UsageError("--matte goes with exactly one IMAGE")
     plan = output_plan(background=background, fit=fit, composite_format="png" if png else composite_format,
                        quality=quality, matte_and_preview=False)
-    from fusionmat.runner import batch_key
+    from fusionmat.run.batch import batch_key
 
     if matte_file is not None:
         key = batch_key(None, "none", None, plan, matte=matte_file)

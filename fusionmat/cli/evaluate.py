@@ -42,7 +42,7 @@ def evaluate(pred_dir, gt_dir, trimap_dir, fmt, pred_suffixes, gt_suffix, trimap
       fusionmat evaluate mattes/ bench/alpha/ --report report/ --images bench/image/
     """
     from fusionmat.errors import FusionmatError
-    from fusionmat.evaluate import evaluate_folders, format_rows
+    from fusionmat.evaluate.scores import evaluate_folders, format_rows
 
     out = console()
     if images_dir is not None and report_dir is None:
@@ -58,7 +58,7 @@ def evaluate(pred_dir, gt_dir, trimap_dir, fmt, pred_suffixes, gt_suffix, trimap
         raise click.ClickException(f"{gt_dir}: no ground-truth files ending in {gt_suffix}")
     click.echo(format_rows(rows, fmt))
     if report_dir is not None:
-        from fusionmat.report import write_report
+        from fusionmat.evaluate.report import write_report
 
         with out.bar(sum(r.problem is None for r in rows), min_items=2) as bar:
             try:

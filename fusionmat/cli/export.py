@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from fusionmat.cli.common import console, output_options, reporting_warnings
-from fusionmat.export import FORMATS, QUANTIZE
+from fusionmat.export.convert import FORMATS, QUANTIZE
 
 
 @click.command()
@@ -40,9 +40,9 @@ def export(fmt, size, weights_file, partial, quantize, out, overwrite):
     """
     from fusionmat.engines.latefusion import parse_size
     from fusionmat.errors import FusionmatError
-    from fusionmat.export import check_target, export_model
-    from fusionmat.weights import find_latefusion_weights
-    from fusionmat.write import refuse_inputs
+    from fusionmat.export.convert import check_target, export_model
+    from fusionmat.engines.weights import find_latefusion_weights
+    from fusionmat.io.write import refuse_inputs
 
     try:
         height, width = parse_size(size)
@@ -55,7 +55,7 @@ def export(fmt, size, weights_file, partial, quantize, out, overwrite):
         import_runtime(fmt)
         path = find_latefusion_weights(weights_file)
         refuse_inputs([out], {Path(path).resolve()})
-        from fusionmat.export import deployable_model
+        from fusionmat.export.convert import deployable_model
 
         steps = console()
         steps.info(f"[1/2] building the network at {width}x{height} and loading {path.name} ...")

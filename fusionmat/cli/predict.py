@@ -9,7 +9,7 @@ import click
 from fusionmat.cli.common import (background_options, build_engine, build_preprocessor, console, echo_outcomes,
                                   engine_matte, engine_options, output_options, output_plan, preprocess_options)
 from fusionmat.errors import FusionmatError
-from fusionmat.outputs import ONE_FILE_KINDS
+from fusionmat.outputs.plan import ONE_FILE_KINDS
 
 STDIO = "-"
 
@@ -17,7 +17,7 @@ STDIO = "-"
 def one_file_target(out: str | None) -> bool:
     """True when ``-o`` names one output file: an image suffix, ``-`` for standard output, or an
     existing target that is neither a folder nor a regular file (``/dev/stdout``, a FIFO)."""
-    from fusionmat.write import FORMATS
+    from fusionmat.io.write import FORMATS
 
     if out is None:
         return False
@@ -29,7 +29,7 @@ def one_file_target(out: str | None) -> bool:
 
 def is_stream(out: str) -> bool:
     """A target to write into, not a file to replace: ``/dev/stdout``, a FIFO (see write.is_special)."""
-    from fusionmat.write import is_special
+    from fusionmat.io.write import is_special
 
     return is_special(out) and not Path(out).is_dir()
 
@@ -90,9 +90,9 @@ def predict(images, out, only, cutout, background, fit, composite_format, qualit
     if single:
         _write_one_file(images[0], out, kind, plan, target_format, alpha_for)
         return
-    from fusionmat.pipeline import refine_method
-    from fusionmat.outputs import write_each
-    from fusionmat.runner import batch_key
+    from fusionmat.matting.pipeline import refine_method
+    from fusionmat.outputs.plan import write_each
+    from fusionmat.run.batch import batch_key
 
     key = batch_key(loaded, refine_method(loaded, refine), preprocessor, plan)
     paths = [Path(p) for p in images]
@@ -103,7 +103,7 @@ def predict(images, out, only, cutout, background, fit, composite_format, qualit
 
 def _one_file_format(out: str, kind: str, plan) -> str:
     """The Pillow format of the one output file; a usage error for one that cannot hold ``kind``."""
-    from fusionmat.write import format_of
+    from fusionmat.io.write import format_of
 
     if out == STDIO or is_stream(out):
         chosen = plan.composite_format if kind == "composite" else "auto"
@@ -122,11 +122,11 @@ def _one_file_format(out: str, kind: str, plan) -> str:
 
 def _write_one_file(image: str, out: str, kind: str, plan, fmt: str, alpha_for) -> None:
     """Read IMAGE (or standard input), matte it and write just ``kind`` to ``out`` (or standard output)."""
-    from fusionmat.outputs import render
-    from fusionmat.read import read_image
+    from fusionmat.outputs.plan import render
+    from fusionmat.io.read import read_image
     import numpy as np
 
-    from fusionmat.write import encode, refuse_inputs, save_bytes
+    from fusionmat.io.write import encode, refuse_inputs, save_bytes
 
     if image == STDIO:
         source = io.BytesIO(click.get_binary_stream("stdin").read())

@@ -1,4 +1,4 @@
-"""``fusionmat serve``: the HTTP API and web page (:mod:`fusionmat.serve`) on uvicorn."""
+"""``fusionmat serve``: the HTTP API and web page (:mod:`fusionmat.serve.app`) on uvicorn."""
 from __future__ import annotations
 
 import click
@@ -35,7 +35,7 @@ def serve(host, port, workers, max_upload_mb, max_queue, rotate, crop, aspect, e
            http://127.0.0.1:8000/api/matte -o card.jpg
       curl --data-binary @photo.jpg 'http://127.0.0.1:8000/api/matte?output=matte' -o matte.png
     """
-    from fusionmat.serve import ServeSettings, serve as run
+    from fusionmat.serve.app import ServeSettings, serve as run
 
     parse_preprocess_options(rotate, crop, aspect)  # usage errors before the server starts
     options = engine_kwargs(engine, threads, weights=weights_file, size=size, partial=partial)

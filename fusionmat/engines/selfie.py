@@ -2,7 +2,7 @@
 
 Works offline on the Apache-2.0 models that ``fusionmat weights fetch`` extracts from the
 mediapipe wheel. The output is a foreground probability; the pipeline turns it into a
-soft matte with closed-form matting in an uncertainty band (``fusionmat.refine``).
+soft matte with closed-form matting in an uncertainty band (``fusionmat.matting.refine``).
 
 Design, measured on ../shared/bench/plain (mean SAD / MSE after closed-form refinement):
 square model alone 12.8 / 0.0140, both models averaged 12.1 / 0.0134, weighted 0.3 / 0.7
@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from fusionmat.engines.base import Engine
-from fusionmat.read import to_float
-from fusionmat.resize import resize_to, working_size
-from fusionmat.tflite import TFLiteModel
-from fusionmat.weights import model_path
+from fusionmat.io.read import to_float
+from fusionmat.matting.resize import resize_to, working_size
+from fusionmat.engines.tflite import TFLiteModel
+from fusionmat.engines.weights import model_path
 
 SQUARE_MODEL = "selfie_segmentation.tflite"
 LANDSCAPE_MODEL = "selfie_segmentation_landscape.tflite"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from fusionmat.preprocess import Transformed, identity
-from fusionmat.resize import resize_to
+from fusionmat.matting.resize import resize_to
 
 MAX_RATIO = 20.0
 """Longest side over shortest of an aspect ratio that is taken: no photo is squashed further."""

@@ -17,8 +17,8 @@ from fusionmat.preprocess.aspect import parse_ratio, restore_aspect
 from fusionmat.preprocess.crop import Box, crop, subject_box
 from fusionmat.preprocess.rotate import (MIN_TILT, UPRIGHT_VIEWS, estimate_tilt, looks_upright, read_lean, rotate,
                                         split_angle)
-from fusionmat.read import to_float
-from fusionmat.resize import resize_to, working_size
+from fusionmat.io.read import to_float
+from fusionmat.matting.resize import resize_to, working_size
 
 AUTO, NONE = "auto", "none"
 
@@ -118,7 +118,7 @@ class Preprocessor:
 
     def __init__(self, settings: Settings = Settings(), *, threads: int | None = None,
                  detectors: dict | None = None) -> None:
-        from fusionmat.detect import FACE_FULL, PERSON, Detector
+        from fusionmat.preprocess.detect import FACE_FULL, PERSON, Detector
 
         self.settings = settings
         self.detectors = detectors if detectors is not None else {}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusionmat.detect import Detection, Detector, suppress
+from fusionmat.preprocess.detect import Detection, Detector, suppress
 from fusionmat.errors import StepError
 from fusionmat.preprocess import Transformed, identity
 

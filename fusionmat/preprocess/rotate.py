@@ -11,7 +11,7 @@ import math
 import cv2
 import numpy as np
 
-from fusionmat.detect import Detection, Detector
+from fusionmat.preprocess.detect import Detection, Detector
 from fusionmat.preprocess import Transformed, identity
 
 MIN_TILT = 10.0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fusionmat.compose import Background
+from fusionmat.outputs.compose import Background
 from fusionmat.errors import FusionmatError, OutputError
 
 
@@ -67,8 +67,8 @@ class LoadedBackground:
 
 def load_background(text: str, fit: str = "cover") -> LoadedBackground:
     """Parse ``--bg`` and read its picture; raises ValueError or ImageReadError with the reason."""
-    from fusionmat.compose import parse_background
-    from fusionmat.read import read_image
+    from fusionmat.outputs.compose import parse_background
+    from fusionmat.io.read import read_image
 
     spec = parse_background(text)
     picture = read_image(spec.path) if spec.path is not None else None
@@ -91,7 +91,7 @@ def output_paths(image: Path, folder: Path, plan: OutputPlan) -> dict[str, Path]
 def background_for(rgb: np.ndarray, alpha: np.ndarray, old_background: np.ndarray | None,
                    background: LoadedBackground) -> np.ndarray:
     """The new background, HxWx3, for one photo."""
-    from fusionmat.compose import blurred_background, fit_background
+    from fusionmat.outputs.compose import blurred_background, fit_background
 
     h, w = alpha.shape
     spec = background.spec
@@ -105,7 +105,7 @@ def background_for(rgb: np.ndarray, alpha: np.ndarray, old_background: np.ndarra
 def composite_of(rgb: np.ndarray, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray,
                  background: LoadedBackground) -> np.ndarray:
     """The composite for estimated layers ``fg``/``bg``: HxWx3, or HxWx4 over a translucent colour."""
-    from fusionmat.compose import composite, composite_translucent
+    from fusionmat.outputs.compose import composite, composite_translucent
 
     spec = background.spec
     if spec.translucent:
@@ -117,13 +117,13 @@ def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: Mapping[str, Path],
                   stamp: str | None = None) -> None:
     """Write every file in ``paths`` (each atomically); colours are estimated once when needed.
 
-    ``stamp`` (see :mod:`fusionmat.resume`) goes into the anchor output (the matte, else the
+    ``stamp`` (see :mod:`fusionmat.outputs.resume`) goes into the anchor output (the matte, else the
     composite), which is written last, so a stamped anchor means the image's other outputs
     were written before it.
     """
-    from fusionmat.foreground import estimate_layers
-    from fusionmat.resume import STAMP_KEY, anchor
-    from fusionmat.write import cutout_rgba, preview_image, save_image
+    from fusionmat.matting.foreground import estimate_layers
+    from fusionmat.outputs.resume import STAMP_KEY, anchor
+    from fusionmat.io.write import cutout_rgba, preview_image, save_image
 
     if "concat" in paths:
         save_image(paths["concat"], preview_image(rgb, alpha))
@@ -158,12 +158,12 @@ def write_each(images: Iterable[Path], out_dir: Path | None, plan: OutputPlan,
     input (``images`` and ``also_inputs``) or another image's outputs; read it; get its matte
     from ``alpha_for(path, rgb)``; write. A FusionmatError is that image's outcome and the
     loop goes on. Temp files that a killed earlier run left in an output folder are removed.
-    With a settings ``key`` the matte is stamped (:mod:`fusionmat.resume`), and unless
+    With a settings ``key`` the matte is stamped (:mod:`fusionmat.outputs.resume`), and unless
     ``overwrite`` an image whose outputs are up to date is skipped.
     """
-    from fusionmat.read import read_image
-    from fusionmat.resume import is_up_to_date, stamp
-    from fusionmat.write import clean_stale_temps, refuse_inputs
+    from fusionmat.io.read import read_image
+    from fusionmat.outputs.resume import is_up_to_date, stamp
+    from fusionmat.io.write import clean_stale_temps, refuse_inputs
 
     images = list(images)
     inputs = {p.resolve() for p in (*images, *also_inputs)}
@@ -202,8 +202,8 @@ ONE_FILE_KINDS = ("cutout", "composite", "matte", "preview")
 
 def render(rgb: np.ndarray, alpha: np.ndarray, kind: str, plan: OutputPlan):
     """One output as an image: 'matte' (HxW), 'preview' (photo | matte), 'cutout' (HxWx4 RGBA)
-    or 'composite' (on ``plan.background``); an array or a Pillow image, for :func:`fusionmat.write.encode`."""
-    from fusionmat.write import preview_image
+    or 'composite' (on ``plan.background``); an array or a Pillow image, for :func:`fusionmat.io.write.encode`."""
+    from fusionmat.io.write import preview_image
 
     if kind == "matte":
         return alpha
@@ -221,8 +221,8 @@ def render(rgb: np.ndarray, alpha: np.ndarray, kind: str, plan: OutputPlan):
 def cutout(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """The people of ``image`` as HxWx4 float32 RGBA: foreground colours estimated (no old
     background in the hair), ``alpha`` as the fourth channel."""
-    from fusionmat.foreground import estimate_layers
-    from fusionmat.write import cutout_rgba
+    from fusionmat.matting.foreground import estimate_layers
+    from fusionmat.io.write import cutout_rgba
 
     fg, _ = estimate_layers(image, alpha)
     return cutout_rgba(fg, alpha)
@@ -236,7 +236,7 @@ def composite_onto(image: np.ndarray, alpha: np.ndarray, background: "str | Load
     ``background`` is what ``--bg`` takes ('#RRGGBB', 'blur[:SIGMA]', a picture's path) or a
     :class:`LoadedBackground`; ``fit`` places a picture (cover, contain, stretch).
     """
-    from fusionmat.foreground import estimate_layers
+    from fusionmat.matting.foreground import estimate_layers
 
     loaded = load_background(background, fit) if isinstance(background, str) else background
     fg, bg = estimate_layers(image, alpha)

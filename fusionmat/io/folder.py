@@ -14,7 +14,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", "
 
 def looks_like_image(path: Path) -> bool:
     """True when Pillow recognises the file's header (the content decides, not the suffix)."""
-    from fusionmat.storage import opened
+    from fusionmat.io.storage import opened
 
     try:
         with opened(path) as source, Image.open(source):
@@ -25,7 +25,7 @@ def looks_like_image(path: Path) -> bool:
 
 def walk_files(root: Path, *, recursive: bool, exclude: Path | None = None) -> Iterable[Path]:
     """Regular files under ``root`` in a stable order, skipping hidden ones and ``exclude``'s tree."""
-    from fusionmat.storage import is_remote
+    from fusionmat.io.storage import is_remote
 
     if is_remote(root):
         yield from _walk_remote(root, recursive=recursive, exclude=exclude)

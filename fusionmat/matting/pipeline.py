@@ -9,9 +9,9 @@ import numpy as np
 
 from fusionmat.engines.base import Engine
 from fusionmat.preprocess import Transformed
-from fusionmat.read import checked_rgb
-from fusionmat.refine import REFINE_CHOICES, REFINERS
-from fusionmat.upsample import upsample_matte
+from fusionmat.io.read import checked_rgb
+from fusionmat.matting.refine import REFINE_CHOICES, REFINERS
+from fusionmat.matting.upsample import upsample_matte
 
 
 def refine_method(engine: Engine, refine: str = "auto") -> str:

@@ -75,7 +75,7 @@ class PersonSegmenter:
              "face_detection_full_range_sparse.tflite")
 
     def __init__(self, *, threads: int | None = None) -> None:
-        from fusionmat.detect import FACE_FULL, Detector
+        from fusionmat.preprocess.detect import FACE_FULL, Detector
         from fusionmat.engines.selfie import SelfieEngine
 
         self._selfie = SelfieEngine(threads=threads, zoom=False)
@@ -83,7 +83,7 @@ class PersonSegmenter:
 
     def __call__(self, image: np.ndarray, height: int, width: int) -> np.ndarray:
         """The probability for ``image`` (HxWx3, float in [0, 1]) on a ``height`` x ``width`` grid."""
-        from fusionmat.resize import resize_to
+        from fusionmat.matting.resize import resize_to
 
         from fusionmat.preprocess.crop import subject_box
 

@@ -1,7 +1,7 @@
 """Portrait matting for video files (PyAV: FFmpeg's libraries ship in its wheel).
 
 For each frame: the preprocessing decided once per shot (a new shot begins at a cut, see
-:mod:`fusionmat.temporal`), the engine, the temporal filter, then the outputs:
+:mod:`fusionmat.run.temporal`), the engine, the temporal filter, then the outputs:
 
 - ``<stem>_matting.mp4``: the matte as grey video (H.264), same frame rate and frame count;
 - ``<stem>_composite.mp4`` with a background (audio copied from the input);
@@ -180,15 +180,15 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
     start, end : seconds; only frames in [start, end) are matted.
     rotate, crop : the preprocessing, decided once per shot (crop 'none' by default: a subject that
         moves leaves a box fitted to the shot's first frame).
-    temporal : apply the temporal filter (:class:`fusionmat.temporal.TemporalFilter`).
+    temporal : apply the temporal filter (:class:`fusionmat.run.temporal.TemporalFilter`).
     on_frame : called with (frames done, total frames or None) after each frame.
     """
-    from fusionmat.compose import parse_background
+    from fusionmat.outputs.compose import parse_background
     from fusionmat.engines import DEFAULT_ENGINE, load_engine
-    from fusionmat.outputs import LoadedBackground
-    from fusionmat.pipeline import matte_image
+    from fusionmat.outputs.plan import LoadedBackground
+    from fusionmat.matting.pipeline import matte_image
     from fusionmat.preprocess.chain import Preprocessor, build_preprocessor
-    from fusionmat.temporal import Delayed, TemporalFilter, grey_thumbnail, is_cut
+    from fusionmat.run.temporal import Delayed, TemporalFilter, grey_thumbnail, is_cut
 
     if alpha is not None and alpha not in ALPHA_FORMATS:
         raise ValueError(f"alpha must be one of {', '.join(ALPHA_FORMATS)}, got {alpha!r}")
@@ -199,7 +199,7 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
         raise ValueError("a transparent background needs --alpha webm or --alpha png (MP4 has no alpha)")
     picture = None
     if spec is not None and spec.path is not None:
-        from fusionmat.read import read_image
+        from fusionmat.io.read import read_image
 
         picture = read_image(spec.path)
     loaded_bg = LoadedBackground(spec, picture, fit) if spec is not None and not spec.translucent else None
@@ -222,7 +222,7 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
     previous_thumb = None
     began = time.perf_counter()
     if folder.is_dir():
-        from fusionmat.write import clean_stale_temps
+        from fusionmat.io.write import clean_stale_temps
 
         clean_stale_temps(folder)  # what a killed earlier run left
 
@@ -332,10 +332,10 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
 
 
 def _write_frame(rgb, matte, writers, temps, background, index: int) -> None:
-    from fusionmat.compose import composite
-    from fusionmat.foreground import estimate_layers
-    from fusionmat.outputs import background_for
-    from fusionmat.write import save_image, to_uint8
+    from fusionmat.outputs.compose import composite
+    from fusionmat.matting.foreground import estimate_layers
+    from fusionmat.outputs.plan import background_for
+    from fusionmat.io.write import save_image, to_uint8
 
     alpha8 = to_uint8(matte)
     if "matting" in writers:

@@ -12,7 +12,7 @@ API:
   CLI's ``--bg``), ``fit``, ``format`` png|jpg|webp, ``quality``, ``rotate``, ``crop``, ``aspect``.
   Answers the image bytes with their content type.
 - ``GET /healthz``: the engine and its model files; ``GET /api/engines``: the engines.
-- ``GET /``: the page (``fusionmat/static/index.html``, no external assets).
+- ``GET /``: the page (``fusionmat/serve/static/index.html``, no external assets).
 
 Errors are JSON ``{"error": "..."}``: 400 bad parameter, 413 upload over the limit, 415 not an
 image, 422 over the pixel limit (decompression bombs are refused before decoding), 503 busy.
@@ -98,9 +98,9 @@ class Workers:
             if key in self.cache:
                 self.cache.move_to_end(key)
                 return self.cache[key]
-        from fusionmat.pipeline import matte_image
+        from fusionmat.matting.pipeline import matte_image
         from fusionmat.preprocess.chain import build_preprocessor
-        from fusionmat.write import to_uint8
+        from fusionmat.io.write import to_uint8
 
         engine, preprocessors = self._engine()
         settings = (rotate, crop, aspect)
@@ -120,7 +120,7 @@ class Workers:
 def parse_request_options(params: dict, defaults: ServeSettings, *, has_picture: bool = False) -> dict:
     """The request's options, checked; HTTPError 400 naming a bad one. ``has_picture``: a
     background picture was uploaded (field ``background``)."""
-    from fusionmat.compose import FITS
+    from fusionmat.outputs.compose import FITS
     from fusionmat.preprocess.chain import parse_aspect, parse_crop, parse_rotate
 
     output = params.get("output", "cutout")
@@ -150,7 +150,7 @@ def parse_request_options(params: dict, defaults: ServeSettings, *, has_picture:
     if output == "composite" and bg is None and not has_picture:
         raise HTTPError(400, "output=composite needs bg (a colour, transparent, blur[:SIGMA]) or a background picture")
     if bg is not None and bg != "blur" and not bg.startswith("blur:"):
-        from fusionmat.compose import parse_colour
+        from fusionmat.outputs.compose import parse_colour
 
         try:
             if parse_colour(bg) is None:
@@ -163,7 +163,7 @@ def parse_request_options(params: dict, defaults: ServeSettings, *, has_picture:
 
 def decode_upload(data: bytes, name: str = "upload") -> np.ndarray:
     """The uploaded photo as uint8 RGB; HTTPError 422 over the pixel limit, 415 for anything else."""
-    from fusionmat.read import read_image
+    from fusionmat.io.read import read_image
 
     source = io.BytesIO(data)
     source.name = name
@@ -175,14 +175,14 @@ def decode_upload(data: bytes, name: str = "upload") -> np.ndarray:
 
 
 def render_answer(rgb: np.ndarray, alpha8: np.ndarray, options: dict, picture: np.ndarray | None) -> bytes:
-    """Encode the requested output of one photo (see :func:`fusionmat.outputs.render`)."""
-    from fusionmat.compose import parse_background
-    from fusionmat.outputs import LoadedBackground, OutputPlan, render
-    from fusionmat.write import encode
+    """Encode the requested output of one photo (see :func:`fusionmat.outputs.plan.render`)."""
+    from fusionmat.outputs.compose import parse_background
+    from fusionmat.outputs.plan import LoadedBackground, OutputPlan, render
+    from fusionmat.io.write import encode
 
     background = None
     if picture is not None:
-        from fusionmat.compose import Background
+        from fusionmat.outputs.compose import Background
 
         background = LoadedBackground(Background(path=Path("background")), picture, options["fit"])
     elif options["bg"] is not None:
@@ -295,7 +295,7 @@ def create_app(settings: ServeSettings = ServeSettings()):
 
     async def healthz(request: Request) -> Response:
         from fusionmat.engines import engine_class
-        from fusionmat.weights import file_status
+        from fusionmat.engines.weights import file_status
 
         workers = state.get("workers")
         files = {name: file_status(name) for name in engine_class(settings.engine).files}
@@ -305,7 +305,7 @@ def create_app(settings: ServeSettings = ServeSettings()):
 
     async def engines(request: Request) -> Response:
         from fusionmat.engines import ENGINES, engine_class
-        from fusionmat.weights import file_status
+        from fusionmat.engines.weights import file_status
 
         return JSONResponse({"default": settings.engine, "engines": [
             {"name": name, "loaded": name == settings.engine,

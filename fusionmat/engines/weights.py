@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from fusionmat.errors import WeightsError
-from fusionmat.write import atomic_write
+from fusionmat.io.write import atomic_write
 
 ENV_HOME = "FUSIONMAT_HOME"
 FETCH_HINT = "run `fusionmat weights fetch`"
@@ -45,7 +45,7 @@ class ModelFile:
 @lru_cache(maxsize=1)
 def manifest() -> dict:
     """The parsed ``weights/manifest.json``."""
-    return json.loads((Path(__file__).parent / "weights_manifest.json").read_text())
+    return json.loads((Path(__file__).parent.parent / "weights_manifest.json").read_text())
 
 
 def known_files() -> dict[str, ModelFile]:

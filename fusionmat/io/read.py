@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from fusionmat.errors import ImageReadError
-from fusionmat.storage import as_path, opened
+from fusionmat.io.storage import as_path, opened
 
 MIN_SIDE = 16
 """Smallest width or height accepted; smaller images carry no usable subject."""
@@ -47,7 +47,7 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
 def _to_rgb8(im: Image.Image) -> np.ndarray:
     """Convert any Pillow mode to uint8 RGB (8-bit modes directly, others through float)."""
     if im.mode in _SIXTEEN_BIT_MODES or im.mode == "F" or _has_alpha(im):
-        from fusionmat.write import to_uint8
+        from fusionmat.io.write import to_uint8
 
         return to_uint8(_to_rgb(im))
     return np.asarray(_as_rgb_mode(im))

@@ -83,7 +83,7 @@ def fit_background(background: np.ndarray, height: int, width: int, fit: str = "
     contain : scale to fit inside, then pad with the picture's mean colour;
     stretch : resize to the frame, ignoring the aspect ratio.
     """
-    from fusionmat.resize import resize_to
+    from fusionmat.matting.resize import resize_to
 
     if fit not in FITS:
         raise ValueError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
@@ -112,7 +112,7 @@ def blurred_background(old_background: np.ndarray, sigma: float) -> np.ndarray:
     """The photo's own background colours, Gaussian-blurred (sigma scaled to the image size)."""
     import cv2
 
-    from fusionmat.resize import resize_to
+    from fusionmat.matting.resize import resize_to
 
     h, w = old_background.shape[:2]
     sigma_px = sigma * max(h, w) / 1000.0

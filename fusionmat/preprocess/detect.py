@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fusionmat.resize import resize_to
-from fusionmat.tflite import TFLiteModel
-from fusionmat.weights import model_path
+from fusionmat.matting.resize import resize_to
+from fusionmat.engines.tflite import TFLiteModel
+from fusionmat.engines.weights import model_path
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     Any failure to write (a full disk, a read-only folder, a folder that is a file, an image an
     encoder refuses) is an OutputError naming ``path`` and the reason; the temp file is removed.
     """
-    from fusionmat.storage import as_path, is_remote
+    from fusionmat.io.storage import as_path, is_remote
 
     path = as_path(path)
     if is_remote(path):
@@ -117,7 +117,7 @@ def is_special(path: str | os.PathLike) -> bool:
 def _write_and_upload(path, write: Callable[[str], None]):
     """A remote target (an object store): written to a local temp file, then put in one upload,
     so the object appears whole or not at all."""
-    from fusionmat.storage import upload
+    from fusionmat.io.storage import upload
 
     fd, tmp = tempfile.mkstemp(prefix=".fusionmat-upload.", suffix=".part" + path.suffix)
     os.close(fd)
@@ -179,7 +179,7 @@ FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".ti
 
 def format_of(path: str | os.PathLike) -> str:
     """The Pillow format for an output path's suffix; OutputError for one fusionmat does not write."""
-    from fusionmat.storage import as_path
+    from fusionmat.io.storage import as_path
 
     suffix = as_path(path).suffix.lower()
     if suffix not in FORMATS:
@@ -273,7 +273,7 @@ def cutout_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 def refuse_inputs(outputs: list[Path], inputs: set[Path]) -> None:
     """Raise OutputError if any output path is one of the inputs (by resolved path)."""
-    from fusionmat.storage import is_remote
+    from fusionmat.io.storage import is_remote
 
     for out in outputs:
         if (out if is_remote(out) else out.resolve()) in inputs:

@@ -1,6 +1,6 @@
 """The batch runner on Ray Data, for folders that outgrow one machine (``--executor ray``).
 
-The driver plans the jobs exactly as a local run does (:func:`fusionmat.runner.plan_jobs`:
+The driver plans the jobs exactly as a local run does (:func:`fusionmat.run.batch.plan_jobs`:
 resume stamps, clashes), turns them into a dataset and maps it with :class:`MatteWorker`,
 a class-based worker that loads the engine once per actor. Each worker reads its photo, runs
 the whole pipeline and writes the outputs itself, atomically (a local path on shared storage,
@@ -18,8 +18,8 @@ from collections.abc import Callable
 import numpy as np
 
 from fusionmat.errors import FusionmatError, MissingDependencyError, naming
-from fusionmat.outputs import OutputPlan
-from fusionmat.runner import Event, Job, Report, stamp_for
+from fusionmat.outputs.plan import OutputPlan
+from fusionmat.run.batch import Event, Job, Report, stamp_for
 
 
 SMALL_JOB = 1000
@@ -50,9 +50,9 @@ class MatteWorker:
 
     def do(self, image: str, outputs: str, stamp: str) -> tuple[str, str]:
         """(error, warning) of one job; '' when there is none."""
-        from fusionmat.read import read_image
-        from fusionmat.runner import engine_pass_of, finish_and_write
-        from fusionmat.storage import as_path
+        from fusionmat.io.read import read_image
+        from fusionmat.run.batch import engine_pass_of, finish_and_write
+        from fusionmat.io.storage import as_path
 
         job = Job(as_path(image), {kind: as_path(p) for kind, p in json.loads(outputs).items()})
         try:

@@ -40,7 +40,7 @@ def estimate_layers(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, n
 
     if alpha.shape != image.shape[:2]:
         raise ValueError(f"alpha must have shape {image.shape[:2]}, got {alpha.shape}")
-    from fusionmat.read import to_float
+    from fusionmat.io.read import to_float
 
     # pymatting works in float32 whatever it is given: a float64 copy would only cost memory
     fg, bg = estimate_foreground_ml(to_float(image), alpha.astype(np.float32, copy=False), return_background=True)

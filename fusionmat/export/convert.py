@@ -37,9 +37,9 @@ class ExportResult:
 
 def deployable_model(weights: str | os.PathLike, height: int, width: int, *, partial: bool = False):
     """The network at a fixed size with its weights, raw RGB (0..255) in, the matte out."""
-    from fusionmat.latefusion.h5weights import load_h5_weights
+    from fusionmat.engines.latefusion_net.h5weights import load_h5_weights
     from fusionmat.engines.latefusion import FUSION_PREFIX
-    from fusionmat.latefusion.model import MEAN_PIXEL, build_latefusion
+    from fusionmat.engines.latefusion_net.model import MEAN_PIXEL, build_latefusion
 
     core = build_latefusion(height, width)
     load_h5_weights(core, weights, allow_missing=(FUSION_PREFIX,) if partial else ())

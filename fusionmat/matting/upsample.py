@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusionmat.read import to_float
-from fusionmat.resize import resize_to
+from fusionmat.io.read import to_float
+from fusionmat.matting.resize import resize_to
 
 UPSAMPLE_METHODS = ("guided", "bilinear")
 GUIDED_RADIUS = 1
@@ -27,7 +27,7 @@ def upsample_matte(image: np.ndarray, matte: np.ndarray, method: str = "bilinear
     image : HxWx3 RGB, uint8 or float in [0, 1]; the guide for 'guided'.
     matte : hxw float in [0, 1].
     method : 'guided' (colour guided filter fitted on the small grid, applied at full size:
-        see :mod:`fusionmat.guided`) or 'bilinear'.
+        see :mod:`fusionmat.matting.guided`) or 'bilinear'.
 
     Returns
     -------
@@ -41,7 +41,7 @@ def upsample_matte(image: np.ndarray, matte: np.ndarray, method: str = "bilinear
         return matte
     if method == "bilinear" or matte.shape[0] > h or matte.shape[1] > w:
         return np.clip(resize_to(matte, h, w), 0.0, 1.0)
-    from fusionmat.guided import guided_upsample
+    from fusionmat.matting.guided import guided_upsample
 
     small_image = to_float(resize_to(image, *matte.shape))
     full = guided_upsample(image, small_image, matte, radius=GUIDED_RADIUS, eps=GUIDED_EPS)

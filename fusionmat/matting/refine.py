@@ -3,7 +3,7 @@
 ``estimate_alpha_band`` solves closed-form matting (Levin et al., via pymatting) only in an
 uncertainty band around the probability's 0.5 contour, on a working copy of the photo, and
 brings the result to full size with a guided filter (edges follow the photo; see
-``fusionmat.guided``). Measured on ../shared/bench/plain (mean SAD / MSE / Grad / Conn, refine
+``fusionmat.matting.guided``). Measured on ../shared/bench/plain (mean SAD / MSE / Grad / Conn, refine
 seconds per image):
 - 512 px, band 5, bilinear upsampling: 11.63 / 0.0127 / 7.65 / 11.20, 0.110 s
 - 512 px, band 5, guided upsampling:   11.60 / 0.0126 / 7.60 / 11.12, 0.113 s
@@ -80,9 +80,9 @@ def estimate_alpha_band(
     -------
     HxW float32 in [0, 1]. All zero, with a NoSubjectWarning, when nothing is foreground.
     """
-    from fusionmat.guided import guided_upsample
-    from fusionmat.read import to_float
-    from fusionmat.resize import resize_to, working_size
+    from fusionmat.matting.guided import guided_upsample
+    from fusionmat.io.read import to_float
+    from fusionmat.matting.resize import resize_to, working_size
 
     h, w = prob.shape
     if not _has_subject(prob):

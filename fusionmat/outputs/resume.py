@@ -53,7 +53,7 @@ def settings_key(settings: Mapping) -> str:
 
 def source_stamp(image: str | os.PathLike) -> dict:
     """The input's size and modification time (an object's ETag or time), as recorded in its matte."""
-    from fusionmat.storage import as_path, identity
+    from fusionmat.io.storage import as_path, identity
 
     return identity(as_path(image))
 
@@ -68,7 +68,7 @@ def read_stamp(output: str | os.PathLike) -> str | None:
     decoding the pixels), or None."""
     from PIL import Image
 
-    from fusionmat.storage import as_path, opened
+    from fusionmat.io.storage import as_path, opened
 
     try:
         with opened(as_path(output)) as source, Image.open(source) as im:

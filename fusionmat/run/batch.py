@@ -2,10 +2,10 @@
 output folder, resumable, with a report of what was done, skipped and failed (and why).
 
 Library code with no Click: ``fusionmat batch`` parses options and shows progress around
-:func:`run_batch`; :mod:`fusionmat.ray_runner` runs the same jobs on Ray Data.
+:func:`run_batch`; :mod:`fusionmat.run.ray_executor` runs the same jobs on Ray Data.
 
 Local execution overlaps the stages: reader threads decode the next photos, the calling thread
-runs the detectors and the network (:func:`fusionmat.pipeline.run_engine`), and worker threads
+runs the detectors and the network (:func:`fusionmat.matting.pipeline.run_engine`), and worker threads
 upsample, refine and encode (:func:`finish_and_write`), which release the GIL.
 """
 from __future__ import annotations
@@ -22,13 +22,13 @@ import numpy as np
 
 from fusionmat.engines.base import Engine
 from fusionmat.errors import FusionmatError, naming
-from fusionmat.outputs import OutputPlan, output_paths, write_outputs
-from fusionmat.pipeline import EnginePass
+from fusionmat.outputs.plan import OutputPlan, output_paths, write_outputs
+from fusionmat.matting.pipeline import EnginePass
 
 
 def default_out(folder: Path) -> Path:
     """``<folder>_matting`` next to the input folder: outputs never mix with inputs."""
-    from fusionmat.storage import as_path, is_remote
+    from fusionmat.io.storage import as_path, is_remote
 
     folder = as_path(folder)
     if not is_remote(folder):
@@ -38,7 +38,7 @@ def default_out(folder: Path) -> Path:
 
 def same_place(a, b) -> bool:
     """True when two folders (paths or URLs) are the same one."""
-    from fusionmat.storage import is_remote
+    from fusionmat.io.storage import is_remote
 
     if is_remote(a) or is_remote(b):
         return str(a).rstrip("/") == str(b).rstrip("/")
@@ -127,9 +127,9 @@ class Report:
 
 
 def batch_key(engine: Engine | None, refine: str, preprocessor, plan: OutputPlan, *, matte=None) -> str:
-    """The settings key stamped into each image's outputs (see :mod:`fusionmat.resume`); with a
+    """The settings key stamped into each image's outputs (see :mod:`fusionmat.outputs.resume`); with a
     ``matte`` file (``compose --matte``) that file's identity stands for the engine's settings."""
-    from fusionmat.resume import settings_key
+    from fusionmat.outputs.resume import settings_key
 
     background = plan.background
     return settings_key({
@@ -149,9 +149,9 @@ def plan_jobs(images: list[Path], src: Path, out_root: Path, plan: OutputPlan, k
     """The jobs still to do: each image's outputs mirror its place under ``src``; images whose
     outputs are up to date are added to ``report.skipped``, and images whose outputs would collide
     with another's (same stem) to ``report.failed``. Stale temp files in the output folders go."""
-    from fusionmat.resume import is_up_to_date
-    from fusionmat.storage import child, is_remote, relative_folder
-    from fusionmat.write import clean_stale_temps
+    from fusionmat.outputs.resume import is_up_to_date
+    from fusionmat.io.storage import child, is_remote, relative_folder
+    from fusionmat.io.write import clean_stale_temps
 
     jobs: list[Job] = []
     claimed: dict = {}
@@ -179,8 +179,8 @@ def finish_and_write(rgb: np.ndarray, engine_pass: EnginePass | None, refine: st
                      stamp: str | None) -> None:
     """Upsampling, refinement and the outputs of one image (thread-safe; the heavy parts
     release the GIL). ``engine_pass`` None means no person was found: the matte is empty."""
-    from fusionmat.pipeline import full_size
-    from fusionmat.refine import REFINERS
+    from fusionmat.matting.pipeline import full_size
+    from fusionmat.matting.refine import REFINERS
 
     if engine_pass is None:
         alpha = np.zeros(rgb.shape[:2], np.float32)
@@ -192,7 +192,7 @@ def finish_and_write(rgb: np.ndarray, engine_pass: EnginePass | None, refine: st
 def engine_pass_of(rgb: np.ndarray, engine: Engine, preprocessor, on_steps=None) -> tuple[EnginePass | None, str]:
     """Preprocessing and the engine for one photo: (the pass, or None when no person was found;
     a warning to show, or '')."""
-    from fusionmat.pipeline import run_engine
+    from fusionmat.matting.pipeline import run_engine
 
     engine_pass = run_engine(rgb, engine, preprocessor=preprocessor, on_steps=on_steps)
     if engine_pass.found:
@@ -202,7 +202,7 @@ def engine_pass_of(rgb: np.ndarray, engine: Engine, preprocessor, on_steps=None)
 
 def stamp_for(job: Job, key: str) -> str | None:
     """The stamp for ``job``'s matte, taken before the photo is read (None if it vanished)."""
-    from fusionmat.resume import stamp
+    from fusionmat.outputs.resume import stamp
 
     try:
         return stamp(job.image, key)
@@ -219,8 +219,8 @@ def run_local(jobs: list[Job], engine: Engine, *, refine: str, preprocessor, pla
     lets the outputs being written finish (each is written atomically, so none is partial) and
     marks the report interrupted.
     """
-    from fusionmat.read import read_image
-    from fusionmat.refine import preload
+    from fusionmat.io.read import read_image
+    from fusionmat.matting.refine import preload
 
     emit = on_event or (lambda event: None)
     if jobs:
@@ -289,7 +289,7 @@ def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine 
 
     Parameters
     ----------
-    src : folder of photos (found by content; see :func:`fusionmat.folder.find_images`), a
+    src : folder of photos (found by content; see :func:`fusionmat.io.folder.find_images`), a
         path or an fsspec URL (``s3://bucket/shoot``; needs ``fusionmat[ray]``).
     out : output folder, mirroring ``src``'s tree (default ``<src>_matting`` beside it).
     engine : an engine name (default: the default engine) or, for the local executor, a loaded engine.
@@ -303,7 +303,7 @@ def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine 
         background; 'jpg', 'png', 'webp') and JPEG / WebP quality.
     overwrite : redo images whose outputs are up to date (otherwise they are skipped).
     workers : threads that decode and encode while the engine runs (local executor).
-    executor : 'local' (threads) or 'ray' (Ray Data: :mod:`fusionmat.ray_runner`), with the
+    executor : 'local' (threads) or 'ray' (Ray Data: :mod:`fusionmat.run.ray_executor`), with the
         cluster's ``address`` (default: a local Ray), ``concurrency`` actors of ``cpus_per_actor`` CPUs.
     on_event : called with each :class:`Event` (done, failed, warning) as it happens.
 
@@ -313,12 +313,12 @@ def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine 
     ValueError, an unusable engine or background a FusionmatError.
     """
     from fusionmat.engines import DEFAULT_ENGINE, load_engine
-    from fusionmat.folder import find_images
-    from fusionmat.outputs import load_background
-    from fusionmat.pipeline import refine_method
+    from fusionmat.io.folder import find_images
+    from fusionmat.outputs.plan import load_background
+    from fusionmat.matting.pipeline import refine_method
     from fusionmat.preprocess.chain import build_preprocessor
 
-    from fusionmat.storage import as_path
+    from fusionmat.io.storage import as_path
 
     src = as_path(src)
     if not src.is_dir():
@@ -357,7 +357,7 @@ def execute(jobs: list[Job], engine: Engine, *, executor: str, engine_options: d
     """Do planned ``jobs`` on ``executor``: local threads with the loaded ``engine``, or Ray actors
     that each load the engine of that name with ``engine_options`` (``on_steps`` is local only)."""
     if executor == "ray":
-        from fusionmat.ray_runner import run_ray
+        from fusionmat.run.ray_executor import run_ray
 
         options = {k: v for k, v in engine_options.items() if k != "threads"}
         return run_ray(jobs, engine=engine.name, engine_options=options, refine=refine,

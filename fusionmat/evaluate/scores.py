@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from fusionmat.errors import ImageReadError
-from fusionmat.metrics import METRICS, all_metrics
-from fusionmat.read import read_matte  # noqa: F401 - the one matte reader, also fusionmat.evaluate.read_matte
+from fusionmat.evaluate.metrics import METRICS, all_metrics
+from fusionmat.io.read import read_matte  # noqa: F401 - the one matte reader, also fusionmat.evaluate.scores.read_matte
 
 PRED_SUFFIXES = ("_matting.png", ".png")
 """Tried in order after a ground-truth file's stem to find its prediction."""

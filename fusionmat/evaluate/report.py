@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fusionmat.metrics import METRICS
+from fusionmat.evaluate.metrics import METRICS
 
 THUMB_SIDE = 360
 """Long side of each picture in the report, in pixels."""
@@ -39,7 +39,7 @@ def data_uri(array: np.ndarray, fmt: str = "PNG", side: int = THUMB_SIDE) -> str
     """A web-sized copy of an image array (HxW or HxWx3, float [0, 1] or uint8) as a data URI."""
     from PIL import Image
 
-    from fusionmat.write import to_uint8
+    from fusionmat.io.write import to_uint8
 
     picture = Image.fromarray(to_uint8(np.asarray(array)))
     picture.thumbnail((side, side), Image.LANCZOS)
@@ -98,14 +98,14 @@ figcaption { font-size: .85rem; color: #555; }
 def write_report(rows, pred_dir: Path, gt_dir: Path, out_dir: str | os.PathLike, *, images_dir: Path | None = None,
                  trimap_dir: Path | None = None, pred_suffixes: tuple[str, ...] = ("_matting.png", ".png"),
                  gt_suffix: str = ".png", on_row=None) -> Path:
-    """Write ``out_dir/index.html`` for the rows of :func:`fusionmat.evaluate.evaluate_folders`.
+    """Write ``out_dir/index.html`` for the rows of :func:`fusionmat.evaluate.scores.evaluate_folders`.
 
     The pictures are read again (prediction, truth and, with ``images_dir``, the photo of the
     same stem); ``on_row`` is called after each image (for a progress bar). Returns the page's path.
     """
-    from fusionmat.evaluate import find_prediction, means
-    from fusionmat.read import read_image, read_matte
-    from fusionmat.write import atomic_write
+    from fusionmat.evaluate.scores import find_prediction, means
+    from fusionmat.io.read import read_image, read_matte
+    from fusionmat.io.write import atomic_write
 
     scored = sorted((r for r in rows if r.problem is None), key=lambda r: -r.scores["sad"])
     missing = [r for r in rows if r.problem is not None]

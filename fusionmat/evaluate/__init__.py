@@ -1,0 +1,1 @@
+"""Scoring mattes against ground truth: the standard metrics and the HTML report."""

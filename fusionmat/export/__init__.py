@@ -1,0 +1,1 @@
+"""`fusionmat export`: the Late Fusion network for phones (TFLite, Core ML, ONNX)."""

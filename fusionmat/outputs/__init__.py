@@ -1,0 +1,1 @@
+"""What is written for one image: the output plan, composites on new backgrounds, resume stamps."""

@@ -1,0 +1,1 @@
+"""Running many images: the per-image core, the batch runner on threads or Ray, video."""

@@ -1,0 +1,1 @@
+"""`fusionmat serve`: the HTTP API and its web page."""
