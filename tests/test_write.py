@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
@@ -105,3 +106,46 @@ def test_special_targets_are_written_into_and_links_are_kept(tmp_path):
     assert link.is_symlink() and target.read_bytes() == b"new"  # the link stays, what it points to is replaced
     save_bytes("/dev/null", b"into the device, not over it")
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+@pytest.mark.parametrize("name, shape, words", [
+    ("x_concat.jpg", (300, 70000, 3), "70000x300 is too wide for JPEG (at most 65500 px a side); use .png"),
+    ("x_cutout.webp", (16384, 8, 4), "8x16384 is too tall for WebP (at most 16383 px a side); use .png"),
+])
+def test_a_side_too_long_for_the_format_is_one_clear_error(tmp_path, name, shape, words):
+    """Pillow raised OSError (JPEG) or ValueError (WebP) for these, which reached the user as a traceback."""
+    from fusionmat.io.write import encode
+
+    with pytest.raises(OutputError) as caught:
+        save_image(tmp_path / name, np.zeros(shape, np.uint8))
+    assert str(caught.value) == f"{tmp_path / name}: {words}"
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(OutputError, match="too tall for JPEG"):
+        encode(Image.new("L", (8, 65501)), "JPEG", io.BytesIO(), name=name)
+    encode(Image.new("L", (65500, 8)), "JPEG", io.BytesIO(), name=name)  # at the limit: fine
+    encode(Image.new("L", (16383, 8)), "WEBP", io.BytesIO(), name=name)
+
+
+def test_a_long_stem_whose_output_name_fits_is_written(tmp_path):
+    """A 235-character stem: `<stem>_matting.png` is 247 bytes, but its temp name went over 255."""
+    for name in ("a" * 235 + "_matting.png", "é" * 117 + "_matting.png"):
+        path = save_image(tmp_path / name, np.zeros((4, 4), np.float32))
+        assert path.name == name and Image.open(path).size == (4, 4)
+    assert len(os.listdir(tmp_path)) == 2
+
+
+def test_stale_temp_folders_of_dead_processes_are_removed(tmp_path):
+    """A SIGKILLed `video --alpha png` leaves `.<stem>_cutout.<pid>-<random>.part/` with frames in it."""
+    import subprocess
+    import sys
+
+    from fusionmat.io.write import clean_stale_temps
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".clip_cutout.{dead.stdout.strip()}-k2j4h5g6.part"
+    stale.mkdir()
+    (stale / "000001.png").write_bytes(b"frame")
+    running = tmp_path / f".other_cutout.{os.getpid()}-abcdefgh.part"
+    running.mkdir()
+    assert clean_stale_temps(tmp_path) == [stale]
+    assert sorted(os.listdir(tmp_path)) == [running.name]

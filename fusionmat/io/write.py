@@ -1,4 +1,5 @@
-"""Write outputs atomically: temp file in the target folder, then rename over the target.
+"""Write outputs atomically: temp file in the target folder, then rename over the target
+(:mod:`fusionmat.io.staging`, whose ``clean_stale_temps`` and ``current_umask`` are importable here too).
 
 A crash or Ctrl-C never leaves a partial or zero-byte output, and an input file is never
 the target of a write.
@@ -6,7 +7,6 @@ the target of a write.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -15,12 +15,15 @@ import numpy as np
 from PIL import Image
 
 from fusionmat.errors import OutputError
+from fusionmat.io.staging import TEMP_NAME, UNOWNED_AGE, clean_stale_temps, current_umask, staged  # noqa: F401
+from fusionmat.io.staging import os_reason as _reason
 
 JPEG_QUALITY = 95
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` and move the finished file to ``path`` in one rename.
+    """Call ``write(tmp_path)`` and move the finished file to ``path`` in one rename (see
+    :func:`fusionmat.io.staging.staged`).
 
     Any failure to write (a full disk, a read-only folder, a folder that is a file, an image an
     encoder refuses) is an OutputError naming ``path`` and the reason; the temp file is removed.
@@ -35,70 +38,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     if path.is_symlink():  # keep the link: the finished file replaces what it points to
         path = Path(os.path.realpath(path))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".part" + path.suffix,
-                                   dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write there: {_reason(exc)}") from None
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, path)
+        with staged(path) as tmp:
+            write(str(tmp))
     except (OSError, ValueError) as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise OutputError(f"{path}: could not be written: {_reason(exc)}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
-
-
-TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?:(?P<pid>\d+)-)?[A-Za-z0-9_]{6,}\.part(?:\.[^./]*)?$")
-"""The name :func:`atomic_write` gives its temp file: ``.<target>.<pid>-<random>.part<suffix>``
-(files of earlier versions have no pid)."""
-UNOWNED_AGE = 3600.0
-"""A temp file that names no process is stale once it is this many seconds old."""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it exists, as another user's process
-        return True
-    return True
-
-
-def clean_stale_temps(folder: str | os.PathLike) -> list[Path]:
-    """Remove the temp files that an interrupted fusionmat (SIGKILL, power loss) left in ``folder``.
-
-    A temp file is stale when the process that made it is gone (or, without a pid in its name,
-    when it is over an hour old); a running fusionmat's temp files are left alone. Returns the
-    files removed; a folder that cannot be listed gives an empty list.
-    """
-    import time
-
-    removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    now = time.time()
-    for entry in entries:
-        match = TEMP_NAME.match(entry.name)
-        if match is None or not entry.is_file(follow_symlinks=False):
-            continue
-        pid = match.group("pid")
-        try:
-            stale = not _alive(int(pid)) if pid else now - entry.stat().st_mtime > UNOWNED_AGE
-            if stale:
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
-        except OSError:
-            continue
-    return removed
 
 
 SPECIAL_ROOTS = ("/dev/", "/proc/")
@@ -140,26 +84,6 @@ def _write_in_place(path: Path, write: Callable[[str], None]) -> Path:
     return path
 
 
-def _reason(exc: Exception) -> str:
-    """The operating system's words for an OSError ('No space left on device'), else the message."""
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
-"""Read once, at import: changing the umask to read it is not safe while threads write files."""
-
-
-def current_umask() -> int:
-    """The process umask, as read when fusionmat was imported."""
-    return _UMASK
-
-
 def to_uint8(array: np.ndarray) -> np.ndarray:
     """Float in [0, 1] -> uint8 with rounding (values outside are clipped); uint8 passes through."""
     if array.dtype == np.uint8:
@@ -187,14 +111,25 @@ def format_of(path: str | os.PathLike) -> str:
     return FORMATS[suffix]
 
 
+MAX_SIDE = {"JPEG": 65500, "WEBP": 16383}
+"""The longest side each format's encoder takes (libjpeg's JPEG_MAX_DIMENSION, libwebp's WEBP_MAX_DIMENSION)."""
+_FORMAT_NAMES = {"JPEG": "JPEG", "WEBP": "WebP"}
+
+
 def encode(array: np.ndarray | Image.Image, fmt: str, destination, *, quality: int = JPEG_QUALITY,
            text: Mapping[str, str] | None = None, name: str | os.PathLike = "output") -> None:
     """Encode a float [0, 1] or uint8 array (HxW, HxWx3 or HxWx4), or a Pillow image, as ``fmt``
     ('PNG', 'JPEG', 'WEBP', 'TIFF') into ``destination`` (a path or a binary file).
 
     ``text`` goes into a PNG's text chunks, or a JPEG's comment as ``key=value`` lines (WebP and
-    TIFF: not written); ``quality`` is JPEG's and WebP's. OutputError
-    (naming ``name``) for an image the format cannot hold."""
+    TIFF: not written); ``quality`` is JPEG's and WebP's. OutputError (naming ``name``) for an
+    image the format cannot hold: transparency in JPEG, a side over :data:`MAX_SIDE`."""
+    width, height = array.size if isinstance(array, Image.Image) else (array.shape[1], array.shape[0])
+    limit = MAX_SIDE.get(fmt)
+    if limit is not None and max(width, height) > limit:
+        side = "wide" if width > limit else "tall"
+        raise OutputError(f"{name}: {width}x{height} is too {side} for {_FORMAT_NAMES[fmt]} "
+                          f"(at most {limit} px a side); use .png")
     im = array if isinstance(array, Image.Image) else Image.fromarray(to_uint8(array))
     if fmt == "JPEG" and im.mode == "RGBA":
         raise OutputError(f"{name}: JPEG cannot hold transparency; use .png or .webp")
