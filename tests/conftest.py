@@ -1,7 +1,11 @@
-"""Shared fixtures: the astronaut portrait, synthetic images, and weight availability."""
+"""Shared fixtures: the astronaut portrait, synthetic images, and weight availability; the test tiers
+(markers ``slow`` and ``browser``, registered in pyproject.toml) applied by file and test."""
 from __future__ import annotations
 
+import functools
+import inspect
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +22,17 @@ def weights_present() -> bool:
     return all(file_status(name) == "ok" for name in known_files())
 
 
-IN_CI = bool(os.environ.get("CI"))
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 """In CI (CI=true) nothing is skipped for missing data or model files: such a test runs and fails."""
+
+
+def skip_or_fail(reason: str):
+    """Skip the test outside CI; in CI fail it, as a missing ../shared, model file or test-extra module
+    must not pass there unseen."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: this fails instead of skipping)", pytrace=False)
+    pytest.skip(reason)
+
 
 requires_weights = pytest.mark.skipif(
     not IN_CI and not weights_present(),
@@ -74,7 +87,7 @@ def modnet_engine():
     from fusionmat.engines import load_engine
 
     if not weights_present():
-        pytest.skip("model files not fetched; run `fusionmat weights fetch`")
+        skip_or_fail("model files not fetched; run `fusionmat weights fetch`")
     return load_engine("modnet")
 
 
@@ -83,5 +96,42 @@ def selfie_engine():
     from fusionmat.engines import load_engine
 
     if not weights_present():
-        pytest.skip("model files not fetched; run `fusionmat weights fetch`")
+        skip_or_fail("model files not fetched; run `fusionmat weights fetch`")
     return load_engine("selfie")
+
+
+BROWSER_FILES = {"test_serve_browser.py"}
+"""Files whose every test drives headless chromium; elsewhere a test (or one of its fixtures) that
+imports selenium is marked ``browser`` too."""
+SLOW_FILES = {"test_export.py"}
+"""Files whose every test is ``slow`` (TensorFlow conversions through tf2onnx, the TFLite converter, coremltools)."""
+SLOW_FIXTURES = {"recipe_model"}
+"""A test that uses one of these (directly or through another fixture) is ``slow``: the full Late Fusion network."""
+_SELENIUM = re.compile(r"\b(?:from|import)\s+selenium\b|[\"']selenium[\"']")
+
+
+@functools.cache
+def _mentions_selenium(function) -> bool:
+    try:
+        return bool(_SELENIUM.search(inspect.getsource(function)))
+    except (OSError, TypeError):  # no source to read
+        return False
+
+
+def _uses_selenium(item) -> bool:
+    """Whether the test function or one of its fixtures imports selenium."""
+    functions = [getattr(item, "function", None)]
+    fixture_info = getattr(item, "_fixtureinfo", None)
+    for definitions in getattr(fixture_info, "name2fixturedefs", {}).values():
+        functions += [definition.func for definition in definitions]
+    return any(function is not None and _mentions_selenium(function) for function in functions)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tiers: ``-m "not slow and not browser"`` is the fast one; CI runs them all."""
+    for item in items:
+        name = item.path.name
+        if name in BROWSER_FILES or _uses_selenium(item):
+            item.add_marker(pytest.mark.browser)
+        if name in SLOW_FILES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
