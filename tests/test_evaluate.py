@@ -42,11 +42,89 @@ def test_pairs_by_stem_and_scores_by_hand(folders):
     assert rows[2].problem.startswith("no prediction c{_matting.png,.png}")
 
 
-def test_size_mismatch_is_named_and_counts_as_missing(folders):
+def test_a_size_mismatch_is_named_as_such_not_as_missing(folders):
     pred, gt = folders
     save(pred / "c_matting.png", np.zeros((4, 4)))
     row = evaluate_folders(pred, gt)[2]
-    assert row.problem == "c_matting.png is 4x4, ground truth is 10x8" and row.scores == {}
+    assert row.problem == "prediction c_matting.png is 4x4, ground truth is 10x8" and row.scores == {}
+    assert not row.missing
+    table = format_rows(evaluate_folders(pred, gt), "table").splitlines()
+    assert table[3].split()[1:] == ["not", "scored:", "prediction", "c_matting.png", "is", "4x4,", "ground",
+                                    "truth", "is", "10x8"]
+    data = json.loads(format_rows(evaluate_folders(pred, gt), "json"))
+    assert data["missing"] == [] and data["not_scored"] == [{"name": "c", "reason": row.problem}]
+    result = CliRunner().invoke(main, ["evaluate", str(pred), str(gt)])
+    assert result.exit_code == 1 and "missing" not in result.output
+    assert "not scored: c: prediction c_matting.png is 4x4, ground truth is 10x8" in result.output
+
+
+def test_a_trimap_of_another_size_is_named_as_the_trimap(folders, tmp_path):
+    pred, gt = folders
+    trimaps = tmp_path / "tri"
+    trimaps.mkdir()
+    for stem in "abc":
+        save(trimaps / f"{stem}.png", np.zeros((8, 10)))
+    save(trimaps / "a.png", np.zeros((5, 6)))
+    row = evaluate_folders(pred, gt, trimap_dir=trimaps)[0]
+    assert row.problem == "trimap a.png is 6x5, ground truth is 10x8" and not row.missing
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    """``fifo(path)`` makes a named pipe there. Should anything open one to read (which blocks
+    until a writer comes), a watchdog opens and closes its write end, so the reader gets an empty
+    file and the test fails instead of hanging."""
+    import os
+    import threading
+    import time
+
+    made, stop = [], threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            for path in made:
+                try:
+                    os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # only succeeds with a reader waiting
+                except OSError:
+                    pass
+            time.sleep(0.05)
+
+    watchdog = threading.Thread(target=watch, daemon=True)
+    watchdog.start()
+
+    def make(path):
+        os.mkfifo(path)
+        made.append(path)
+        return path
+
+    yield make
+    stop.set()
+    watchdog.join()
+
+
+@pytest.mark.parametrize("where", ["gt", "pred", "trimap"])
+def test_a_fifo_is_refused_before_it_is_opened(folders, tmp_path, fifo, where):
+    """A named pipe would block ``open`` until something writes to it: refused by what it is."""
+    pred, gt = folders
+    trimaps = tmp_path / "tri"
+    trimaps.mkdir()
+    for stem in "abc":
+        save(trimaps / f"{stem}.png", np.full((8, 10), 128))
+    target = {"gt": gt / "a.png", "pred": pred / "a_matting.png", "trimap": trimaps / "a.png"}[where]
+    target.unlink()
+    fifo(target)
+    rows = evaluate_folders(pred, gt, trimap_dir=trimaps)
+    assert rows[0].problem == f"{target}: is a FIFO, not a regular file" and not rows[0].missing
+    assert rows[1].problem is None and rows[1].scores["sad"] > 0  # the others are still scored
+
+
+def test_cli_refuses_a_fifo_in_one_line(folders, fifo):
+    pred, gt = folders
+    fifo(gt / "d.png")
+    save(pred / "d.png", np.zeros((8, 10)))
+    result = CliRunner().invoke(main, ["evaluate", str(pred), str(gt)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"not scored: d: {gt / 'd.png'}: is a FIFO, not a regular file\n" in result.output
 
 
 def test_trimap_limits_the_count_to_the_unknown_region(folders, tmp_path):
@@ -128,6 +206,7 @@ def test_cli_exit_status_and_message(folders):
     result = CliRunner().invoke(main, ["evaluate", *map(str, folders), "--format", "csv"])
     assert result.exit_code == 1
     assert "missing: c: no prediction" in result.output and "1 of 3 image(s) could not be scored" in result.output
+    assert evaluate_folders(*folders)[2].missing
     save(folders[0] / "c.png", np.asarray(Image.open(folders[1] / "c.png")))
     result = CliRunner().invoke(main, ["evaluate", *map(str, folders)])
     assert result.exit_code == 0 and "MEAN (3)" in result.output

@@ -32,8 +32,9 @@ def evaluate(pred_dir, gt_dir, trimap_dir, fmt, pred_suffixes, gt_suffix, trimap
     Files are paired by stem: GT_DIR/<stem>.png with PRED_DIR/<stem>_matting.png
     (what predict and batch write) or PRED_DIR/<stem>.png. Prints per-image and
     mean SAD, MSE, Grad and Conn (definitions: Rhemann et al. 2009; SAD, Grad and
-    Conn divided by 1000). A missing prediction or one of the wrong size is named
-    on stderr, left out of the means, and makes the exit status 1.
+    Conn divided by 1000). A missing prediction, one of another size than its
+    ground truth, or a file that is not a regular file (a FIFO) is named on
+    stderr, left out of the means, and makes the exit status 1.
 
     \b
     Examples:
@@ -68,8 +69,8 @@ def evaluate(pred_dir, gt_dir, trimap_dir, fmt, pred_suffixes, gt_suffix, trimap
             except FusionmatError as exc:
                 raise click.ClickException(str(exc)) from None
         out.info(f"report: {page}")
-    missing = [r for r in rows if r.problem is not None]
-    for r in missing:
-        click.secho(f"missing: {r.name}: {r.problem}", fg="yellow", err=True)
-    if missing:
-        raise click.ClickException(f"{len(missing)} of {len(rows)} image(s) could not be scored")
+    unscored = [r for r in rows if r.problem is not None]
+    for r in unscored:
+        click.secho(f"{r.label}: {r.name}: {r.problem}", fg="yellow", err=True)
+    if unscored:
+        raise click.ClickException(f"{len(unscored)} of {len(rows)} image(s) could not be scored")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,13 @@ class Row:
     name: str
     scores: dict[str, float] = field(default_factory=dict)
     problem: str | None = None
+    missing: bool = False
+    """True when the problem is an absent prediction or trimap (else: there, but not scorable)."""
+
+    @property
+    def label(self) -> str:
+        """How the row's problem is shown: 'missing' or 'not scored'."""
+        return "missing" if self.missing else "not scored"
 
 
 def unknown_region(trimap: np.ndarray) -> np.ndarray:
@@ -32,8 +41,25 @@ def unknown_region(trimap: np.ndarray) -> np.ndarray:
 
 
 def find_prediction(pred_dir: Path, stem: str, suffixes: tuple[str, ...]) -> Path | None:
-    """The first ``pred_dir/<stem><suffix>`` that exists."""
-    return next((pred_dir / f"{stem}{s}" for s in suffixes if (pred_dir / f"{stem}{s}").is_file()), None)
+    """The first ``pred_dir/<stem><suffix>`` that exists (of any kind: see :func:`not_a_file`)."""
+    return next((pred_dir / f"{stem}{s}" for s in suffixes if (pred_dir / f"{stem}{s}").exists()), None)
+
+
+KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+         (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` is not read: ``'<path>: is a FIFO, not a regular file'`` and the like (opening
+    a FIFO blocks until something writes to it), or the system's reason; None for a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in KINDS if test(mode)), "not a file")
+    return f"{path}: is {kind}, not a regular file"
 
 
 def evaluate_pair(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray | None = None) -> dict[str, float]:
@@ -57,24 +83,28 @@ def evaluate_folders(pred_dir: Path, gt_dir: Path, *, trimap_dir: Path | None = 
         rows.append(row)
         pred_path = find_prediction(pred_dir, stem, pred_suffixes)
         if pred_path is None:
-            row.problem = f"no prediction {stem}{{{','.join(pred_suffixes)}}} in {pred_dir}"
+            row.problem, row.missing = f"no prediction {stem}{{{','.join(pred_suffixes)}}} in {pred_dir}", True
             continue
         trimap_path = trimap_dir / f"{stem}{trimap_suffix}" if trimap_dir is not None else None
-        if trimap_path is not None and not trimap_path.is_file():
-            row.problem = f"no trimap {trimap_path}"
+        if trimap_path is not None and not trimap_path.exists():
+            row.problem, row.missing = f"no trimap {trimap_path}", True
+            continue
+        files = {"ground truth": gt_path, "prediction": pred_path, "trimap": trimap_path}
+        row.problem = next(filter(None, (not_a_file(p) for p in files.values() if p is not None)), None)
+        if row.problem is not None:
             continue
         try:
-            gt, pred = read_matte(gt_path), read_matte(pred_path)
-            trimap = read_matte(trimap_path) if trimap_path is not None else None
+            mattes = {what: read_matte(p) for what, p in files.items() if p is not None}
         except ImageReadError as exc:
             row.problem = f"cannot read {exc}"
             continue
-        if pred.shape != gt.shape or (trimap is not None and trimap.shape != gt.shape):
-            other = pred if pred.shape != gt.shape else trimap
-            which = pred_path if pred.shape != gt.shape else trimap_path
-            row.problem = (f"{which.name} is {other.shape[1]}x{other.shape[0]}, "
-                           f"ground truth is {gt.shape[1]}x{gt.shape[0]}")
+        gt = mattes["ground truth"]
+        wrong = next((what for what, m in mattes.items() if m.shape != gt.shape), None)
+        if wrong is not None:
+            h, w = mattes[wrong].shape
+            row.problem = f"{wrong} {files[wrong].name} is {w}x{h}, ground truth is {gt.shape[1]}x{gt.shape[0]}"
             continue
+        pred, trimap = mattes["prediction"], mattes.get("trimap")
         row.scores = evaluate_pair(pred, gt, trimap)
     if on_row is not None and rows:
         on_row(rows[-1], len(truths))
@@ -90,11 +120,13 @@ def means(rows: list[Row]) -> dict[str, float]:
 def format_rows(rows: list[Row], fmt: str) -> str:
     """The rows and their means as 'table', 'json' or 'csv'."""
     avg = means(rows)
-    missing = [r for r in rows if r.problem is not None]
+    unscored = [r for r in rows if r.problem is not None]
     if fmt == "json":
         return json.dumps({"images": [{"name": r.name, **r.scores} for r in rows if r.problem is None],
-                           "mean": avg, "scored": len(rows) - len(missing),
-                           "missing": [{"name": r.name, "reason": r.problem} for r in missing]}, indent=2)
+                           "mean": avg, "scored": len(rows) - len(unscored),
+                           "missing": [{"name": r.name, "reason": r.problem} for r in unscored if r.missing],
+                           "not_scored": [{"name": r.name, "reason": r.problem} for r in unscored if not r.missing]},
+                          indent=2)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -108,8 +140,8 @@ def format_rows(rows: list[Row], fmt: str) -> str:
     width = max([len(r.name) for r in rows] + [12])
     lines = [f"{'image':{width}s} " + " ".join(f"{m.upper():>9s}" for m in METRICS)]
     for r in rows:
-        cells = " ".join(f"{r.scores[m]:9.4f}" for m in METRICS) if r.problem is None else f"missing: {r.problem}"
+        cells = " ".join(f"{r.scores[m]:9.4f}" for m in METRICS) if r.problem is None else f"{r.label}: {r.problem}"
         lines.append(f"{r.name:{width}s} {cells}")
-    label = f"MEAN ({len(rows) - len(missing)})"
+    label = f"MEAN ({len(rows) - len(unscored)})"
     lines.append(f"{label:{width}s} " + (" ".join(f"{avg[m]:9.4f}" for m in METRICS) if avg else "nothing scored"))
     return "\n".join(lines)
