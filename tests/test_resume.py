@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from fusionmat.cli import main
-from fusionmat.outputs.resume import is_up_to_date, read_stamp, settings_key, stamp
 from fusionmat.io.write import save_image
+from fusionmat.outputs.resume import is_up_to_date, read_stamp, settings_key, source_stamp, stamp
 from tests.conftest import requires_weights
 
 
@@ -46,6 +46,30 @@ def test_a_touched_input_is_not_up_to_date(tmp_path):
     st = image.stat()
     os.utime(image, ns=(st.st_atime_ns, st.st_mtime_ns - 1_000_000))  # even an earlier time
     assert not is_up_to_date(image, outputs, "k1")
+
+
+def rewrite_in_place(image, data: bytes) -> None:
+    """Replace the bytes of ``image`` and put its modification time back, as ``exiftool -P`` does."""
+    st = image.stat()
+    assert len(data) == st.st_size and data != image.read_bytes()
+    image.write_bytes(data)
+    os.utime(image, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert image.stat().st_mtime_ns == st.st_mtime_ns
+
+
+def test_an_input_edited_in_place_with_its_time_restored_is_not_up_to_date(tmp_path):
+    image, outputs = stamped(tmp_path)
+    data = bytearray(image.read_bytes())
+    data[-5] ^= 0xFF  # the same size, one byte changed (in the PNG's end chunk's checksum)
+    rewrite_in_place(image, bytes(data))
+    assert not is_up_to_date(image, outputs, "k1")
+
+
+def test_the_stamp_reads_a_regular_file_only(tmp_path):
+    """A FIFO given as a photo is not read by the stamp (that would take the photo's bytes)."""
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    assert "sha256" not in source_stamp(fifo) and "sha256" in source_stamp(stamped(tmp_path)[0])
 
 
 def test_a_matte_without_a_stamp_is_redone(tmp_path):
@@ -89,6 +113,28 @@ def test_batch_rerun_redoes_what_changed(tmp_path, astronaut):
     third = CliRunner().invoke(main, [*args[:-1], "#0000ff"])
     assert third.exit_code == 0 and "1 done, 1 skipped" in third.output
     assert Image.open(out / "b_matting.png").size == (96, 64)
+
+
+@requires_weights
+def test_batch_redoes_a_photo_edited_in_place_with_its_time_restored(tmp_path, astronaut):
+    """An orientation flip or ``exiftool -P`` keeps the size and the date; the matte must follow."""
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    photos.mkdir()
+    small = Image.fromarray(astronaut).resize((96, 96))
+    small.save(photos / "a.png")
+    args = ["batch", str(photos), "--out", str(out), "--engine", "selfie"]
+    assert "1 done, 0 skipped" in CliRunner().invoke(main, args).output
+    before = np.asarray(Image.open(out / "a_matting.png"))
+    flipped = tmp_path / "flipped.png"
+    small.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(flipped)
+    data = flipped.read_bytes()
+    size = (photos / "a.png").stat().st_size
+    data = data[:size] if len(data) >= size else data + b"\0" * (size - len(data))  # PNG ignores trailing bytes
+    rewrite_in_place(photos / "a.png", data)
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "1 done, 0 skipped" in again.output, again.output
+    after = np.asarray(Image.open(out / "a_matting.png"))
+    assert np.abs(after.astype(int) - before[:, ::-1]).mean() < np.abs(after.astype(int) - before).mean()
 
 
 @requires_weights

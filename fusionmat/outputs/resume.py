@@ -1,19 +1,22 @@
 """Deciding whether an image's outputs are up to date, so a re-run can skip it.
 
 Each image's anchor output (its matte; for ``compose``, which writes no matte, its composite)
-carries a stamp, in a PNG text chunk or a JPEG comment (``fusionmat``): the input file's size and
-modification time (nanoseconds) when it was read, and a key of every setting that shapes the
-outputs (engine and its options, refinement, preprocessing, cut-out, background, format,
-fusionmat's version). A re-run skips an image only when all its outputs exist and the matte's
-stamp equals what this run would write: a changed ``--bg`` redoes the composites, and an input
-replaced by another file (even an older-dated one: ``cp -p``, ``rsync -a``, ``unzip``) redoes
-the image, because its size or time differs from the stamp's.
+carries a stamp, in a PNG text chunk or a JPEG comment (``fusionmat``): the input file's size,
+modification time (nanoseconds) and a digest of its first and last 64 KB when it was read, and a
+key of every setting that shapes the outputs (engine and its options, refinement, preprocessing,
+cut-out, background, format, fusionmat's version). A re-run skips an image only when all its
+outputs exist and the matte's stamp equals what this run would write: a changed ``--bg`` redoes
+the composites, an input replaced by another file (even an older-dated one: ``cp -p``,
+``rsync -a``, ``unzip``) redoes the image because its size or time differs, and a photo edited
+in place with its time put back (``exiftool -P``, an orientation flip) because its bytes do
+(EXIF sits in the first 64 KB; a re-encoded JPEG differs everywhere).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -34,13 +37,37 @@ def _jsonable(value):
 
 
 def file_identity(path: str | os.PathLike) -> dict:
-    """What identifies a file's content cheaply: resolved path, size and mtime in ns (path alone if missing)."""
+    """What identifies a file's content cheaply: resolved path and :func:`local_identity` (path alone if missing)."""
     path = Path(path)
     try:
-        st = path.stat()
+        return {"path": str(path.resolve()), **local_identity(path)}
     except OSError:
         return {"path": str(path)}
-    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+CONTENT_SPAN = 64 * 1024
+"""Bytes read from each end of a file for its content digest."""
+
+
+def local_identity(path: str | os.PathLike) -> dict:
+    """Size, mtime in ns and, for a regular file, ``sha256`` of its size, first and last
+    :data:`CONTENT_SPAN` bytes (a FIFO or a device is not read: that would take its data).
+    Raises OSError when it is missing or unreadable."""
+    st = os.stat(path)
+    identity = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if not stat.S_ISREG(st.st_mode):
+        return identity
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # never waits, should it have become a FIFO
+    with open(fd, "rb", buffering=0) as handle:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            return identity
+        digest = hashlib.sha256(str(opened.st_size).encode())
+        digest.update(handle.read(CONTENT_SPAN))
+        if opened.st_size > CONTENT_SPAN:
+            handle.seek(max(CONTENT_SPAN, opened.st_size - CONTENT_SPAN))
+            digest.update(handle.read(CONTENT_SPAN))
+    return {"size": opened.st_size, "mtime_ns": opened.st_mtime_ns, "sha256": digest.hexdigest()}
 
 
 def settings_key(settings: Mapping) -> str:
@@ -52,10 +79,12 @@ def settings_key(settings: Mapping) -> str:
 
 
 def source_stamp(image: str | os.PathLike) -> dict:
-    """The input's size and modification time (an object's ETag or time), as recorded in its matte."""
-    from fusionmat.io.storage import as_path, identity
+    """The input's :func:`local_identity` (for an object in a store: its size and ETag, checksum
+    or time, :func:`fusionmat.io.storage.identity`), as recorded in its matte."""
+    from fusionmat.io.storage import as_path, identity, is_remote
 
-    return identity(as_path(image))
+    path = as_path(image)
+    return identity(path) if is_remote(path) else local_identity(path)
 
 
 def stamp(image: str | os.PathLike, key: str) -> str:
