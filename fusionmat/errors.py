@@ -18,6 +18,10 @@ class OutputError(FusionmatError):
     """An output could not be written, or writing it would overwrite an input."""
 
 
+class BudgetError(ImageReadError):
+    """An image (or a working copy of it, or a stream) is over the resource budget (:mod:`fusionmat.limits`)."""
+
+
 class MissingDependencyError(FusionmatError):
     """An optional dependency (a pip extra such as ``fusionmat[latefusion]``) is not installed."""
 

@@ -74,20 +74,19 @@ def _decoding(path):
         raise ImageReadError(f"{path}: not an image Pillow can read") from None
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{path}: too many pixels ({exc})") from None
+    except MemoryError:
+        raise ImageReadError(f"{path}: out of memory while decoding") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{path}: corrupt or truncated image ({exc})") from None
 
 
-def refuse_bombs(im: Image.Image) -> None:
-    """Raise DecompressionBombError for an image over Pillow's pixel limit, before it is decoded.
+def refuse_bombs(im: Image.Image, name) -> None:
+    """BudgetError for an image over the pixel budget (:func:`fusionmat.limits.check_pixels`),
+    checked on the header before anything is decoded (Pillow itself only warns between one and
+    two times its limit, and warning filters are not thread-safe)."""
+    from fusionmat.limits import check_pixels
 
-    Pillow itself only warns between one and two times the limit; turning that warning into an
-    error with ``warnings.catch_warnings`` is not thread-safe (reader threads of a batch reset
-    each other's filters, and a 169 MP file was decoded), so the size is checked here."""
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit and im.width * im.height > limit:
-        raise Image.DecompressionBombError(
-            f"{im.width}x{im.height} = {im.width * im.height} pixels, over the limit of {limit}")
+    check_pixels(im.width, im.height, str(name))
 
 
 def read_image(path: str | os.PathLike, *, dtype: type = np.float32) -> np.ndarray:
@@ -118,7 +117,7 @@ def read_image(path: str | os.PathLike, *, dtype: type = np.float32) -> np.ndarr
     path = as_path(path)
     with _decoding(path), opened(path) as source:
         with Image.open(source) as im:
-            refuse_bombs(im)
+            refuse_bombs(im, path)
             im.load()
             ImageOps.exif_transpose(im, in_place=True)  # no copy of the decoded photo
             rgb = convert(im)
@@ -180,7 +179,7 @@ def read_matte(path: str | os.PathLike) -> np.ndarray:
     path = as_path(path)
     with _decoding(path), opened(path) as source:
         with Image.open(source) as im:
-            refuse_bombs(im)
+            refuse_bombs(im, path)
             im.load()
             ImageOps.exif_transpose(im, in_place=True)
             return matte_values(im)

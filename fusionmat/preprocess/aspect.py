@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fusionmat.limits import check_pixels
 from fusionmat.preprocess import Transformed, identity
 from fusionmat.matting.resize import resize_to
 
@@ -37,6 +38,7 @@ def restore_aspect(image: np.ndarray, ratio: tuple[float, float]) -> Transformed
         new_h, new_w = int(round(w / target)), w
     if (new_h, new_w) == (h, w):
         return Transformed(image, identity, "aspect", "aspect ratio already right")
+    check_pixels(new_w, new_h, f"the image with its aspect ratio restored to {ratio[0]:g}:{ratio[1]:g}")
 
     def inverse(matte: np.ndarray) -> np.ndarray:
         return resize_to(matte, h, w)

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from fusionmat.preprocess.detect import Detection, Detector
+from fusionmat.limits import check_pixels
 from fusionmat.preprocess import Transformed, identity
 
 MIN_TILT = 10.0
@@ -70,6 +71,7 @@ def rotate(image: np.ndarray, angle: float) -> Transformed:
     if rest != 0.0:
         th, tw = turned.shape[:2]
         matrix, new_h, new_w = rotate_matrix(th, tw, rest)
+        check_pixels(new_w, new_h, f"the image turned {angle:+.1f} degrees")
         turned = fill_corners(turned, matrix, new_h, new_w)
 
     def inverse(matte: np.ndarray) -> np.ndarray:

@@ -1,0 +1,45 @@
+"""The one resource policy: how many pixels an image may have at any stage, how many bytes are
+read from a stream, how many threads and workers a run may ask for.
+
+Every surface (predict, compose, batch on threads or Ray, video frames, server uploads) checks
+through here, so a limit changed here changes everywhere.
+"""
+from __future__ import annotations
+
+import os
+
+from PIL import Image
+
+from fusionmat.errors import BudgetError
+
+MAX_STREAM_BYTES = 512 * 1024 * 1024
+"""Most bytes read from standard input for one photo (an 89 MP 8-bit TIFF is 268 MB)."""
+MAX_THREADS = max(64, 4 * (os.cpu_count() or 1))
+"""Upper bound of ``--threads`` (engine threads): more only costs memory (a thread stack each)."""
+MAX_WORKERS = max(32, 2 * (os.cpu_count() or 1))
+"""Upper bound of ``--workers`` (threads that each hold one photo in memory)."""
+
+
+def max_pixels() -> int:
+    """The pixel budget of one image: Pillow's decompression-bomb limit (about 89 MP by default;
+    set ``PIL.Image.MAX_IMAGE_PIXELS`` to change it); 0 means none."""
+    return int(Image.MAX_IMAGE_PIXELS or 0)
+
+
+def check_pixels(width: int, height: int, what: str) -> None:
+    """BudgetError naming ``what`` when a ``width`` x ``height`` image is over :func:`max_pixels`.
+
+    Called on the file before decoding, and on every working size (aspect restored, rotated
+    canvas, video frames) before it is allocated."""
+    limit = max_pixels()
+    if limit and width * height > limit:
+        raise BudgetError(f"{what}: too many pixels ({width}x{height} = {width * height}, over the limit of "
+                          f"{limit}, about {limit / 1e6:.0f} MP)")
+
+
+def read_bounded(stream, what: str, limit: int = MAX_STREAM_BYTES) -> bytes:
+    """Everything ``stream`` holds, refused with BudgetError past ``limit`` bytes (never read further)."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise BudgetError(f"{what}: more than {limit // (1024 * 1024)} MB; save it to a file first")
+    return data
