@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
@@ -22,7 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from fusionmat.engines.base import Engine
 
 _default_engine = None
-_preprocessors: dict = {}
+_sessions: dict = {}
+_lock = threading.Lock()
 
 
 def load_engine(name: str | None = None, **options):
@@ -48,26 +50,51 @@ def matte(image: "np.ndarray | str | os.PathLike", *, engine: "Engine | None" = 
 
     Returns
     -------
-    HxW float32 in [0, 1], aligned with the (EXIF-corrected) image.
-    """
-    global _default_engine
-    import numpy as np
+    HxW float32 in [0, 1], aligned with the (EXIF-corrected) image. A photo with no person gives
+    an all-zero matte and a :class:`~fusionmat.matting.refine.NoSubjectWarning`.
 
-    from fusionmat.matting.pipeline import matte_image
-    from fusionmat.io.read import read_image
+    Thread safety: safe to call from several threads, with the default engine or one engine of
+    yours: each engine runs one image at a time (its interpreters are not thread-safe), while
+    reading, upsampling and refinement run in parallel. Raises the image's error (an
+    ImageReadError for a bad file, BudgetError over the pixel limit).
+    """
+    import warnings
+
+    from fusionmat.matting.refine import NoSubjectWarning
+    from fusionmat.run.process import Job, process
 
     if isinstance(image, (str, os.PathLike)):
-        image = read_image(image, dtype=np.uint8)  # 8-bit all the way: a quarter of the memory
-    if engine is None:
-        if _default_engine is None:
-            _default_engine = load_engine()
-        engine = _default_engine
-    from fusionmat.preprocess.chain import NOTHING, Preprocessor, Settings
+        job = Job(image, keep=("alpha",))
+    else:
+        job = Job("image", pixels=image, keep=("alpha",))
+    outcome = process(job, _session(engine, refine, rotate, crop, aspect))
+    if outcome.exception is not None:
+        raise outcome.exception
+    if outcome.warning:
+        warnings.warn(outcome.warning, NoSubjectWarning, stacklevel=2)
+    return outcome.alpha
 
-    settings = Settings(rotate=rotate, crop=crop, aspect=aspect)
-    if settings not in _preprocessors:
-        _preprocessors[settings] = None if settings == NOTHING else Preprocessor(settings)
-    return matte_image(image, engine, refine=refine, preprocessor=_preprocessors[settings])
+
+def _session(engine, refine: str, rotate, crop, aspect):
+    """The session for these settings: one per engine and settings, sharing the engine's lock."""
+    global _default_engine
+    from fusionmat.preprocess.chain import settings_of
+    from fusionmat.run.batch import SessionSpec
+
+    with _lock:
+        if engine is None:
+            if _default_engine is None:
+                _default_engine = load_engine()
+            engine = _default_engine
+        settings = settings_of(rotate, crop, aspect)
+        key = (id(engine), refine, settings)
+        if key not in _sessions:
+            same_engine = next((s for (e, *_), s in _sessions.items() if e == id(engine)), None)
+            session = SessionSpec(engine.name, refine=refine, preprocess=settings).build(engine)
+            if same_engine is not None:
+                session.lock = same_engine.lock  # one engine, one lock
+            _sessions[key] = session
+        return _sessions[key]
 
 
 def _photo(image):

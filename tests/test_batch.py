@@ -108,30 +108,38 @@ def test_fault_injection(tmp_path, astronaut):
 
 
 @requires_weights
-def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_path, astronaut, monkeypatch):
-    import fusionmat.run.batch as runner
+def test_ctrl_c_finishes_and_counts_the_image_in_progress_and_a_rerun_resumes(tmp_path, astronaut, monkeypatch):
+    """A real SIGINT while the third image is in the engine: that image is finished, written and
+    counted as done; the fourth, not started, is left for the re-run."""
+    import os
+    import signal
+
+    import fusionmat.matting.pipeline as pipeline
 
     photos, out = tmp_path / "photos", tmp_path / "out"
     photos.mkdir()
     for i in range(4):
         Image.fromarray(astronaut).resize((128, 128)).save(photos / f"p{i}.png")
-    real = runner.engine_pass_of
+    real = pipeline.run_engine
     calls = []
 
-    def interrupted_on_third(*args):
+    def interrupted_on_third(*args, **kwargs):
         calls.append(1)
         if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*args)
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C; Python delivers it to the main thread
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "engine_pass_of", interrupted_on_third)
+    monkeypatch.setattr(pipeline, "run_engine", interrupted_on_third)
+    args = ["batch", str(photos), "--out", str(out), "--workers", "1", "--json", str(tmp_path / "r.json")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 130 and "interrupted: 3 done" in result.output, result.output
+    assert sorted(json.loads((tmp_path / "r.json").read_text())["done"]) == [str(photos / f"p{i}.png")
+                                                                             for i in range(3)]
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"p{i}_{kind}" for i in range(3)
+                                                           for kind in ("concat.jpg", "matting.png"))
+    monkeypatch.setattr(pipeline, "run_engine", real)
     result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(out)])
-    assert result.exit_code == 130 and "interrupted: 2 done" in result.output
-    assert sorted(p.name for p in out.iterdir()) == ["p0_concat.jpg", "p0_matting.png", "p1_concat.jpg",
-                                                      "p1_matting.png"]
-    monkeypatch.setattr(runner, "engine_pass_of", real)
-    result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(out)])
-    assert result.exit_code == 0 and "2 done, 2 skipped" in result.output
+    assert result.exit_code == 0 and "1 done, 3 skipped" in result.output
 
 
 @requires_weights

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from fusionmat import __version__, weights
+from fusionmat import __version__
+from fusionmat.engines import weights
 from fusionmat.cli import main
 from tests.conftest import requires_weights
 

@@ -137,7 +137,7 @@ def test_compose_with_a_given_matte_runs_no_engine(tmp_path, monkeypatch):
     matte[:, :40] = 255
     Image.fromarray(matte).save(tmp_path / "photo_matting.png")
     args = ["compose", str(tmp_path / "photo.png"), "--bg", "#0000ff", "--matte", str(tmp_path / "photo_matting.png"),
-            "--png"]
+            "--format", "png"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     out = np.asarray(Image.open(tmp_path / "photo_composite.png"))

@@ -177,7 +177,7 @@ def test_a_decompression_bomb_is_a_named_problem_not_a_crash(tmp_path):
 
 def test_one_matte_reader_for_evaluate_and_compose(tmp_path, monkeypatch):
     """A 16-bit TIFF matte has the same values in `evaluate` and in `compose --matte`."""
-    import fusionmat.cli.compose as compose_cli
+    from fusionmat.run.process import given_matte
     from fusionmat.io.read import read_matte as shared_reader
 
     values = np.array([[0, 51000, 65535, 200]] * 16, np.uint16)
@@ -185,7 +185,7 @@ def test_one_matte_reader_for_evaluate_and_compose(tmp_path, monkeypatch):
     expected = values.astype(np.float32) / 65535.0
     np.testing.assert_allclose(read_matte(tmp_path / "m.tif"), expected, atol=1e-6)
     assert read_matte is shared_reader
-    np.testing.assert_allclose(compose_cli.matte_for(tmp_path / "m.tif", (16, 4)), expected, atol=1e-6)
+    np.testing.assert_allclose(given_matte(tmp_path / "m.tif", (16, 4)), expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "csv"])

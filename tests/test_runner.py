@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import fusionmat
-from fusionmat.run.batch import Event
+from fusionmat.run.process import Outcome
 from tests.conftest import requires_weights
 
 
@@ -37,11 +37,11 @@ def test_batch_api_reports_done_skipped_and_failed(tmp_path, astronaut):
     photos.mkdir()
     Image.fromarray(astronaut).resize((128, 128)).save(photos / "good.png")
     (photos / "bad.jpg").write_text("not a photo")
-    events: list[Event] = []
-    report = fusionmat.batch(photos, tmp_path / "out", engine="selfie", on_event=events.append)
+    events: list[Outcome] = []
+    report = fusionmat.batch(photos, tmp_path / "out", engine="selfie", on_outcome=events.append)
     assert report.done == [str(photos / "good.png")] and report.skipped == []
     assert [f["file"] for f in report.failed] == [str(photos / "bad.jpg")] and not report.ok
-    assert sorted((e.kind, e.image.name) for e in events) == [("done", "good.png"), ("failed", "bad.jpg")]
+    assert sorted((e.status, e.image.name) for e in events) == [("done", "good.png"), ("failed", "bad.jpg")]
     assert Image.open(tmp_path / "out" / "good_matting.png").size == (128, 128)
     again = fusionmat.batch(photos, tmp_path / "out", engine="selfie")
     assert again.done == [] and again.skipped == [str(photos / "good.png")]

@@ -127,14 +127,14 @@ def test_past_the_queue_bound_requests_get_503_with_retry_after(photo, monkeypat
     import fusionmat.serve.app as serve
 
     entered, release = threading.Event(), threading.Event()
-    real = serve.Workers.matte
+    real = serve.Workers.answer
 
     def slow(self, *args):
         entered.set()
         release.wait(30)
         return real(self, *args)
 
-    monkeypatch.setattr(serve.Workers, "matte", slow)
+    monkeypatch.setattr(serve.Workers, "answer", slow)
     with client_for(max_queue=1) as client:
         first: dict = {}
         worker = threading.Thread(target=lambda: first.update(answer=client.post("/api/matte", content=photo)))
@@ -149,12 +149,12 @@ def test_past_the_queue_bound_requests_get_503_with_retry_after(photo, monkeypat
 
 @requires_weights
 def test_an_unexpected_failure_is_a_500_without_a_trace(photo, monkeypatch):
-    import fusionmat.serve.app as serve
+    import fusionmat.outputs.plan as plan
 
     def broken(*args):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(serve, "render_answer", broken)
+    monkeypatch.setattr(plan, "render", broken)
     with client_for() as client:
         answer = client.post("/api/matte", content=photo)
     assert answer.status_code == 500 and "secret" not in answer.text and "internal error" in answer.json()["error"]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (background_options, build_preprocessor, console, echo_error, engine_kwargs,
-                                  engine_options, load_or_exit, output_options, output_plan, preprocess_options,
-                                  refine_method_or_exit, steps_saver)
+from fusionmat.cli.common import (Progress, background_options, console, echo_error, echo_warning, engine_options,
+                                  output_options, output_plan, preprocess_options, session_or_exit)
 from fusionmat.errors import FusionmatError
+from fusionmat.limits import MAX_WORKERS
 
 
 @click.command()
@@ -26,7 +26,7 @@ from fusionmat.errors import FusionmatError
 @click.option("--overwrite", is_flag=True, help="Redo images whose outputs are up to date.")
 @click.option("--json", "json_report", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
               help="Write a JSON report (done, skipped, failed with reasons, images/s) to this file; - for stdout.")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=2, show_default=True,
               help="Threads that decode and encode images while the engine works.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: threads on this machine; ray: Ray Data actors (pip install 'fusionmat[ray]').")
@@ -58,52 +58,59 @@ def batch(folder, out_dir, recursive, cutout, background, fit, composite_format,
       fusionmat batch s3://bucket/shoot --out s3://bucket/mattes --executor ray --concurrency 8
     """
     from fusionmat.io.folder import find_images
-    from fusionmat.run.batch import Report, batch_key, default_out, execute, plan_jobs, same_place
+    from fusionmat.run.batch import BatchConfig, Report, default_out, run_folder, same_place
 
     out_root = out_dir if out_dir is not None else default_out(folder)
     if same_place(out_root, folder):
         raise click.BadParameter("the output folder must not be the input folder", param_hint="--out")
     plan = output_plan(cutout=cutout, background=background, fit=fit, composite_format=composite_format,
                        quality=quality)
-    options = engine_kwargs(engine, threads, weights=weights_file, size=size, partial=partial)
-    loaded = load_or_exit(engine, options)
-    preprocessor = build_preprocessor(rotate, crop, aspect, threads)
-    method = refine_method_or_exit(loaded, refine)
+    spec, session = session_or_exit(engine, threads, refine, plan, rotate=rotate, crop=crop, aspect=aspect,
+                                    steps_dir=steps_dir, weights=weights_file, size=size, partial=partial)
+    config = BatchConfig(recursive=recursive, overwrite=overwrite, executor=executor, workers=workers,
+                         address=address, concurrency=concurrency, cpus_per_actor=cpus_per_actor)
     report = Report()
     images, report.ignored = find_images(folder, recursive=recursive, exclude=out_root)
     out = console()
     out.info(f"{len(images)} image(s) in {folder} -> {out_root}")
-    key = batch_key(loaded, method, preprocessor, plan)
-    jobs = plan_jobs(images, folder, out_root, plan, key, overwrite=overwrite, report=report)
-    for failure in report.failed:
-        echo_error(failure["error"])
-    if report.stale_temps_removed:
-        out.info(f"removed {report.stale_temps_removed} temp file(s) left by an interrupted run")
+    held = outside_images(folder, out_root, recursive)
+    if held:
+        echo_warning(f"{held} image(s) under {out_root} are not processed: it is the output folder")
+    progress = Progress(each=False, min_items=1)
 
-    bar = out.bar(len(jobs))
+    def planned(count: int) -> None:
+        if report.stale_temps_removed:
+            out.info(f"removed {report.stale_temps_removed} temp file(s) left by an interrupted run")
+        progress.start(count)
 
-    def show(event) -> None:
-        with bar.external_write_mode():  # the bar steps aside for the line
-            if event.kind == "warning":
-                if not out.quiet:
-                    click.secho(f"warning: {event.message}", fg="yellow", err=True)
-                return
-            if event.kind == "failed":
-                echo_error(event.message)
-            else:
-                out.detail(f"{event.image} done")
-        bar.update(1)
+    def show(outcome) -> None:
+        if outcome.status != "skipped":
+            progress(outcome)
 
     try:
-        execute(jobs, loaded, executor=executor, engine_options=options, refine=method, preprocessor=preprocessor,
-                plan=plan, key=key, report=report, workers=workers, concurrency=concurrency,
-                cpus_per_actor=cpus_per_actor, address=address, on_event=show,
-                on_steps=lambda path: steps_saver(steps_dir, path.stem))
+        run_folder(images, folder, out_root, spec, session, config, report=report, on_outcome=show,
+                   on_planned=planned)
     except FusionmatError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        bar.close()
+        progress.close()
     finish(report, json_report, images)
+
+
+def outside_images(folder, out_root, recursive: bool) -> int:
+    """How many images a recursive run leaves out because they are under the output folder
+    inside FOLDER (fusionmat's own outputs there are not counted)."""
+    from fusionmat.io.folder import find_images
+    from fusionmat.io.storage import is_remote
+
+    if not recursive or is_remote(out_root) or not Path(out_root).is_dir():
+        return 0
+    try:
+        Path(out_root).resolve().relative_to(Path(folder).resolve())
+    except ValueError:
+        return 0
+    held, _ = find_images(Path(out_root), recursive=True)
+    return sum(1 for p in held if p.stem.rpartition("_")[2] not in ("matting", "concat", "cutout", "composite"))
 
 
 def location(value: str | None, param, *, must_exist: bool = False):
@@ -127,19 +134,19 @@ def location(value: str | None, param, *, must_exist: bool = False):
 
 def finish(report, json_report: Path | None, images: list[Path]) -> None:
     """The summary, the ``--json`` report and the exit status (130 interrupted, 1 failures)."""
-    from fusionmat.io.storage import is_remote
-    from fusionmat.io.write import atomic_write, refuse_inputs
+    from fusionmat.io.write import atomic_write
+    from fusionmat.run.planning import Inputs
 
     console().info(report.summary())
     for failure in report.failed:
-        click.echo(f"  failed: {failure['error']}", err=True)
+        click.echo(f"  failed: {failure['file']}: {failure['error']}", err=True)
     if json_report is not None:
         text = json.dumps(report.as_dict(), indent=2)
         if str(json_report) == "-":
             click.echo(text)
         else:
             try:
-                refuse_inputs([json_report], {p if is_remote(p) else p.resolve() for p in images})
+                Inputs(images).refuse([json_report])
                 atomic_write(json_report, lambda tmp: Path(tmp).write_text(text))
             except FusionmatError as exc:
                 echo_error(str(exc))

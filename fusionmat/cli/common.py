@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from fusionmat.engines import DEFAULT_ENGINE, ENGINES
-from fusionmat.errors import FusionmatError, naming
+from fusionmat.errors import FusionmatError
+from fusionmat.limits import MAX_THREADS
 from fusionmat.matting.refine import REFINE_CHOICES
 
 
@@ -130,7 +131,7 @@ def engine_options(command: Callable) -> Callable:
                      help="latefusion: accept a weights file without the fusion layers (they stay untrained)."),
         click.option("--refine", type=click.Choice(REFINE_CHOICES), default="auto", show_default=True,
                      help="Refinement of the engine's output; auto = the engine's own choice."),
-        click.option("--threads", type=click.IntRange(min=1), default=None,
+        click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=None,
                      help="CPU threads for inference (default: all cores)."),
     ]
     for option in reversed(options):
@@ -175,44 +176,6 @@ def parse_preprocess_options(rotate: str, crop: str, aspect: str) -> dict:
     return parsed
 
 
-def build_preprocessor(rotate: str, crop: str, aspect: str, threads: int | None):
-    """A Preprocessor for the parsed options (None when every step is off); bad values are usage errors."""
-    from fusionmat.preprocess.chain import build_preprocessor as build
-
-    parsed = parse_preprocess_options(rotate, crop, aspect)
-    try:
-        return build(**parsed, threads=threads)
-    except FusionmatError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def steps_saver(steps_dir: Path | None, stem: str) -> Callable | None:
-    """A callback for ``matte_image(on_steps=...)`` that writes each changing step's image."""
-    if steps_dir is None:
-        return None
-
-    def save(steps) -> None:
-        from fusionmat.io.write import save_image
-
-        for number, step in enumerate((s for s in steps if s.changed), start=1):
-            path = save_image(steps_dir / f"{stem}_{number}_{step.step}.jpg", step.image)
-            click.echo(f"  step {number}: {step.step}, {step.detail} -> {path}")
-
-    return save
-
-
-def engine_matte(engine, refine: str, preprocessor, steps_dir: Path | None) -> Callable:
-    """``alpha_for(path, rgb)`` for :func:`~fusionmat.outputs.plan.write_each`: the full pipeline,
-    its warnings reported as one line naming the file, its steps saved when asked."""
-    from fusionmat.matting.pipeline import matte_image
-
-    def alpha_for(path: Path, rgb):
-        return reporting_warnings(str(path), matte_image, rgb, engine, refine=refine, preprocessor=preprocessor,
-                                  on_steps=steps_saver(steps_dir, path.stem))
-
-    return alpha_for
-
-
 def background_or_exit(text: str | None, fit: str):
     """The loaded ``--bg`` (None when not given); a bad value or unreadable picture is a usage error."""
     from fusionmat.outputs.plan import load_background
@@ -225,16 +188,6 @@ def background_or_exit(text: str | None, fit: str):
         raise click.BadParameter(str(exc), param_hint="--bg") from None
     except FusionmatError as exc:
         raise click.BadParameter(f"background {exc}", param_hint="--bg") from None
-
-
-def refine_method_or_exit(engine, refine: str) -> str:
-    """The refinement ``--refine`` means for ``engine``; an unknown one is a usage error."""
-    from fusionmat.matting.pipeline import refine_method
-
-    try:
-        return refine_method(engine, refine)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--refine") from None
 
 
 OPTION_FLAGS = {"weights": "--weights", "size": "--size", "partial": "--partial"}
@@ -265,10 +218,9 @@ def engine_kwargs(engine: str, threads: int | None, **engine_options) -> dict:
     return options
 
 
-def build_engine(engine: str, threads: int | None, **engine_options):
-    """Load the chosen engine once (options as :func:`engine_kwargs`); a FusionmatError becomes a
-    one-line CLI error."""
-    return load_or_exit(engine, engine_kwargs(engine, threads, **engine_options))
+def build_engine(engine: str, threads: int | None, **engine_flags):
+    """Load the chosen engine once (options as :func:`engine_kwargs`); errors as one line."""
+    return load_or_exit(engine, engine_kwargs(engine, threads, **engine_flags))
 
 
 def load_or_exit(engine: str, options: dict):
@@ -281,28 +233,112 @@ def load_or_exit(engine: str, options: dict):
         raise click.ClickException(str(exc)) from None
 
 
+def session_or_exit(engine: str, threads: int | None, refine: str, plan, *, rotate: str = "none",
+                    crop: str = "none", aspect: str = "none", steps_dir: Path | None = None, **engine_flags):
+    """(:class:`~fusionmat.run.batch.SessionSpec`, its built session) from the command's options: the
+    engine loaded once; a bad option is a usage error naming it, an unusable engine one line."""
+    from fusionmat.preprocess.chain import Settings
+    from fusionmat.run.batch import SessionSpec
+
+    options = engine_kwargs(engine, threads, **engine_flags)
+    options.pop("threads", None)
+    settings = Settings(**parse_preprocess_options(rotate, crop, aspect))
+    spec = SessionSpec(engine, options, refine, settings, plan, threads)
+    loaded = load_or_exit(engine, {"threads": threads, **options})
+    try:
+        return spec, spec.build(loaded, steps_dir=steps_dir)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--refine") from None
+    except FusionmatError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+class Progress:
+    """Shows a run's outcomes: one line per failure and warning, ``image -> output`` per image
+    when ``each`` (predict, compose), each image's steps and timing with -v, and a progress bar
+    (on a terminal, for ``min_items`` images or more). Counts what failed."""
+
+    def __init__(self, total: int | None = None, *, shown: str | None = None, each: bool = True,
+                 min_items: int = 2) -> None:
+        self.out = console()
+        self.min_items = min_items
+        self.bar = self.out.bar(0 if total is None else total, min_items=min_items if total is not None else 1 << 62)
+        self.shown, self.each, self.failed = shown, each, 0
+
+    def start(self, total: int) -> None:
+        """Show the bar for ``total`` images (when the count is known only after planning)."""
+        self.bar.close()
+        self.bar = self.out.bar(total, min_items=self.min_items)
+
+    def __call__(self, outcome) -> None:
+        from fusionmat.run.process import FAILED, SKIPPED
+
+        with self.bar.external_write_mode():  # the bar steps aside for the line
+            if outcome.status == FAILED:
+                self.failed += 1
+                echo_error(outcome.error)
+            elif outcome.status == SKIPPED:
+                if self.each and not self.out.quiet:
+                    click.echo(f"{outcome.image} -> {self._target(outcome)} (up to date, skipped; "
+                               "--overwrite redoes it)")
+            else:
+                if outcome.warning and not self.out.quiet:
+                    echo_warning(f"{outcome.image}: {outcome.warning}")
+                if self.each and not self.out.quiet:
+                    click.echo(f"{outcome.image} -> {self._target(outcome)}")
+            if outcome.status != SKIPPED:
+                for line in outcome.saved:
+                    self.out.info(f"  {line}")
+                self.out.detail(describe_steps(outcome))
+        self.bar.update(1)
+
+    def _target(self, outcome) -> str:
+        outputs = outcome.job.outputs
+        return str(outputs.get(self.shown) or next(iter(outputs.values()), ""))
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def describe_steps(outcome) -> str:
+    """What -v prints for one image: its preprocessing steps and the seconds of each stage."""
+    times = ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in outcome.seconds.items())
+    steps = "; ".join(outcome.steps) or "no preprocessing"
+    return f"  {outcome.image}: {steps}; {times}"
+
+
+def run_planned(planned, session, *, shown: str, workers: int = 2) -> None:
+    """Do the jobs of ``planned`` (:func:`fusionmat.run.planning.plan_jobs`) on local threads,
+    showing each outcome (:class:`Progress`); exit 130 when interrupted (after what was in
+    progress is finished), 1 when an image failed."""
+    from fusionmat.run.batch import run_local
+    from fusionmat.run.process import FAILED, SKIPPED, Outcome
+
+    total = len(planned.jobs) + len(planned.skipped) + len(planned.failed)
+    progress = Progress(total, shown=shown)
+    try:
+        for image, reason in planned.failed:
+            progress(Outcome(planned_job(image), FAILED, reason))
+        for job in planned.skipped:
+            progress(Outcome(job, SKIPPED))
+        interrupted = run_local(planned.jobs, session, workers=workers, on_outcome=progress)
+    finally:
+        progress.close()
+    if interrupted:
+        raise KeyboardInterrupt
+    if progress.failed:
+        raise click.ClickException(f"{progress.failed} of {total} image(s) failed")
+
+
+def planned_job(image):
+    """A job for an image that failed at planning (only its name is used)."""
+    from fusionmat.run.process import Job
+
+    return Job(image)
+
+
 def echo_error(message: str) -> None:
     click.secho(f"error: {message}", fg="red", err=True)
-
-
-def echo_outcomes(outcomes, shown: str, total: int) -> None:
-    """Print ``image -> output`` (or ``skipped``) for each :class:`~fusionmat.outputs.plan.Outcome`, or
-    its one-line error, under a progress bar when there are many; at the end a ClickException
-    (exit 1) says how many failed."""
-    out = console()
-    failed = 0
-    with out.bar(total, min_items=2) as bar:
-        for outcome in outcomes:
-            with bar.external_write_mode():  # the bar steps aside for the line
-                if outcome.error is not None:
-                    failed += 1
-                    echo_error(naming(outcome.image, outcome.error))
-                elif not out.quiet:
-                    note = " (up to date, skipped; --overwrite redoes it)" if outcome.skipped else ""
-                    click.echo(f"{outcome.image} -> {outcome.outputs[shown]}{note}")
-            bar.update(1)
-    if failed:
-        raise click.ClickException(f"{failed} of {total} image(s) failed")
 
 
 def echo_warning(message: str) -> None:

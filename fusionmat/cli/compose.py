@@ -6,22 +6,8 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (background_options, build_engine, build_preprocessor, echo_outcomes, engine_matte,
-                                  engine_options, output_options, output_plan, preprocess_options,
-                                  refine_method_or_exit)
-from fusionmat.errors import FusionmatError
-from fusionmat.outputs.plan import write_each
-
-
-def matte_for(path: Path, shape: tuple[int, int]):
-    """A matte file as HxW float32 in [0, 1] (:func:`fusionmat.io.read.read_matte`); it must have the photo's size."""
-    from fusionmat.io.read import read_matte
-
-    alpha = read_matte(path)
-    if alpha.shape != shape:
-        raise FusionmatError(f"{path}: matte is {alpha.shape[1]}x{alpha.shape[0]}, "
-                             f"the photo is {shape[1]}x{shape[0]}")
-    return alpha
+from fusionmat.cli.common import (background_options, engine_options, output_options, output_plan,
+                                  preprocess_options, run_planned, session_or_exit)
 
 
 @click.command()
@@ -30,13 +16,13 @@ def matte_for(path: Path, shape: tuple[int, int]):
 @click.option("--matte", "matte_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Use this matte (e.g. an earlier <stem>_matting.png) instead of running an engine; one IMAGE only.")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              callback=lambda ctx, param, value: output_folder(value),
               help="Folder for the outputs (default: next to each input).")
-@click.option("--png", is_flag=True, hidden=True, help="Same as --format png (kept for older scripts).")
 @click.option("--overwrite", is_flag=True, help="Redo composites that are up to date (same photo, same options).")
 @output_options
 @engine_options
 @preprocess_options
-def compose(images, background, fit, composite_format, quality, matte_file, out_dir, png, overwrite, engine,
+def compose(images, background, fit, composite_format, quality, matte_file, out_dir, overwrite, engine,
             weights_file, size, partial, refine, threads, rotate, crop, aspect, steps_dir):
     """Write <stem>_composite.jpg: each IMAGE's people on a new background.
 
@@ -58,18 +44,30 @@ def compose(images, background, fit, composite_format, quality, matte_file, out_
     """
     if matte_file is not None and len(images) != 1:
         raise click.UsageError("--matte goes with exactly one IMAGE")
-    plan = output_plan(background=background, fit=fit, composite_format="png" if png else composite_format,
-                       quality=quality, matte_and_preview=False)
-    from fusionmat.run.batch import batch_key
+    plan = output_plan(background=background, fit=fit, composite_format=composite_format, quality=quality,
+                       matte_and_preview=False)
+    from fusionmat.run.batch import session_key
+    from fusionmat.run.planning import plan_jobs, run_inputs
+    from fusionmat.run.process import Session
 
     if matte_file is not None:
-        key = batch_key(None, "none", None, plan, matte=matte_file)
-        echo_outcomes(write_each(images, out_dir, plan, lambda _, rgb: matte_for(matte_file, rgb.shape[:2]),
-                                 also_inputs=(matte_file,), key=key, overwrite=overwrite),
-                      shown="composite", total=len(images))
-        return
-    loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
-    preprocessor = build_preprocessor(rotate, crop, aspect, threads)
-    key = batch_key(loaded, refine_method_or_exit(loaded, refine), preprocessor, plan)
-    echo_outcomes(write_each(images, out_dir, plan, engine_matte(loaded, refine, preprocessor, steps_dir), key=key,
-                             overwrite=overwrite), shown="composite", total=len(images))
+        session = Session(None, plan=plan)
+    else:
+        _, session = session_or_exit(engine, threads, refine, plan, rotate=rotate, crop=crop, aspect=aspect,
+                                     steps_dir=steps_dir, weights=weights_file, size=size, partial=partial)
+    session.inputs = run_inputs(images, plan, matte_file)
+    planned = plan_jobs(images, (lambda path: out_dir) if out_dir is not None else (lambda path: path.parent), plan,
+                        key=session_key(session, matte=matte_file), inputs=session.inputs, overwrite=overwrite,
+                        matte=matte_file)
+    run_planned(planned, session, shown="composite")
+
+
+def output_folder(value: Path | None) -> Path | None:
+    """``-o`` of compose is a folder: a name with an image suffix (card.jpg) is a usage error
+    pointing to ``predict -o FILE``."""
+    from fusionmat.io.folder import IMAGE_SUFFIXES
+
+    if value is not None and value.suffix.lower() in IMAGE_SUFFIXES and not value.is_dir():
+        raise click.BadParameter(f"{value}: compose writes into a folder; for one file use: fusionmat predict "
+                                 f"IMAGE -o {value} --bg ...", param_hint="-o")
+    return value

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (background_options, build_engine, build_preprocessor, console, echo_outcomes,
-                                  engine_matte, engine_options, output_options, output_plan, preprocess_options)
+from fusionmat.cli.common import (background_options, console, describe_steps, echo_warning, engine_options,
+                                  output_options, output_plan, preprocess_options, run_planned, session_or_exit)
 from fusionmat.errors import FusionmatError
 from fusionmat.outputs.plan import ONE_FILE_KINDS
 
@@ -77,6 +78,8 @@ def predict(images, out, only, cutout, background, fit, composite_format, qualit
         raise click.UsageError(f"-o {out} writes one file: give exactly one IMAGE (or -o FOLDER)")
     if only is not None and not single:
         raise click.UsageError("--only goes with -o FILE (one output file)")
+    if out is not None and not single:
+        refuse_unknown_suffix(out)
     kind = only or ("composite" if background else "cutout")
     if single and kind == "composite" and not background:
         raise click.UsageError("--only composite needs --bg")
@@ -84,21 +87,36 @@ def predict(images, out, only, cutout, background, fit, composite_format, qualit
                        quality=quality)
     if single:
         target_format = _one_file_format(out, kind, plan)
-    loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
-    preprocessor = build_preprocessor(rotate, crop, aspect, threads)
-    alpha_for = engine_matte(loaded, refine, preprocessor, steps_dir)
+    _, session = session_or_exit(engine, threads, refine, plan, rotate=rotate, crop=crop, aspect=aspect,
+                                 steps_dir=steps_dir, weights=weights_file, size=size, partial=partial)
     if single:
-        _write_one_file(images[0], out, kind, plan, target_format, alpha_for)
+        _write_one_file(images[0], out, kind, session, target_format)
         return
-    from fusionmat.matting.pipeline import refine_method
-    from fusionmat.outputs.plan import write_each
-    from fusionmat.run.batch import batch_key
+    from fusionmat.run.batch import session_key
+    from fusionmat.run.planning import plan_jobs, run_inputs
 
-    key = batch_key(loaded, refine_method(loaded, refine), preprocessor, plan)
     paths = [Path(p) for p in images]
+    for path in paths:
+        if path.is_dir():
+            raise click.BadParameter(f"{path}: is a folder; for every image in it use: fusionmat batch {path}",
+                                     param_hint="IMAGES")
     out_dir = Path(out) if out is not None else None
-    echo_outcomes(write_each(paths, out_dir, plan, alpha_for, key=key, overwrite=overwrite), shown="matting",
-                  total=len(paths))
+    session.inputs = run_inputs(paths, plan)
+    planned = plan_jobs(paths, (lambda path: out_dir) if out_dir is not None else (lambda path: path.parent), plan,
+                        key=session_key(session), inputs=session.inputs, overwrite=overwrite)
+    run_planned(planned, session, shown="matting")
+
+
+def refuse_unknown_suffix(out: str) -> None:
+    """A usage error for ``-o NAME.ext`` whose suffix names an image format fusionmat cannot write
+    (x.gif): the user meant a file, not a folder called x.gif."""
+    from fusionmat.io.folder import IMAGE_SUFFIXES
+    from fusionmat.io.write import FORMATS
+
+    suffix = Path(out).suffix.lower()
+    if suffix in IMAGE_SUFFIXES and suffix not in FORMATS and not Path(out).is_dir():
+        raise click.BadParameter(f"{out}: fusionmat cannot write {suffix} files; use .png, .jpg, .webp or .tif "
+                                 "(or a folder name without a suffix)", param_hint="-o")
 
 
 def _one_file_format(out: str, kind: str, plan) -> str:
@@ -120,33 +138,43 @@ def _one_file_format(out: str, kind: str, plan) -> str:
     return fmt
 
 
-def _write_one_file(image: str, out: str, kind: str, plan, fmt: str, alpha_for) -> None:
-    """Read IMAGE (or standard input), matte it and write just ``kind`` to ``out`` (or standard output)."""
-    from fusionmat.outputs.plan import render
-    from fusionmat.io.read import read_image
-    import numpy as np
-
-    from fusionmat.io.write import encode, refuse_inputs, save_bytes
+def _write_one_file(image: str, out: str, kind: str, session, fmt: str) -> None:
+    """Matte IMAGE (or standard input, read up to the stream limit) and write just ``kind`` to
+    ``out`` (or standard output), encoded in memory first: a pipe cannot seek, and nothing
+    half-made is written."""
+    from fusionmat.io.write import encode, save_bytes
+    from fusionmat.limits import read_bounded
+    from fusionmat.run.planning import run_inputs
+    from fusionmat.run.batch import run_local
+    from fusionmat.run.process import Job, describe
 
     if image == STDIO:
-        source = io.BytesIO(click.get_binary_stream("stdin").read())
-        source.name = "standard input"
-        name = Path("stdin")
+        try:
+            job = Job("standard input", data=read_bounded(sys.stdin.buffer, "standard input"), keep=(kind,))
+        except FusionmatError as exc:
+            raise click.ClickException(str(exc)) from None
     else:
-        source = name = Path(image)
+        job = Job(Path(image), keep=(kind,))
+    target = "standard output" if out == STDIO else out
     try:
-        if out != STDIO and image != STDIO:
-            refuse_inputs([Path(out)], {Path(image).resolve()})
-        rgb = read_image(source, dtype=np.uint8)
-        picture = render(rgb, alpha_for(name, rgb), kind, plan)
-        buffer = io.BytesIO()  # encoded first: a pipe cannot be seeked, and nothing half-made is written
-        encode(picture, fmt, buffer, quality=plan.quality, name="standard output" if out == STDIO else out)
+        if out != STDIO:
+            run_inputs([] if image == STDIO else [Path(image)], session.plan).refuse([Path(out)])
+        outcomes: list = []
+        if run_local([job], session, workers=1, on_outcome=outcomes.append):
+            raise KeyboardInterrupt  # in a thread, so numerical code is never interrupted half-way
+        outcome = outcomes[0]
+        if outcome.error:
+            raise click.ClickException(outcome.error)
+        if outcome.warning:
+            echo_warning(f"{job.image}: {outcome.warning}")
+        console().detail(describe_steps(outcome))
+        buffer = io.BytesIO()
+        encode(outcome.rendered[kind], fmt, buffer, quality=session.plan.quality, name=target)
         if out == STDIO:
-            stream = click.get_binary_stream("stdout")
-            stream.write(buffer.getvalue())
-            stream.flush()
-            return
-        save_bytes(out, buffer.getbuffer())
+            sys.stdout.buffer.write(buffer.getvalue())
+            sys.stdout.buffer.flush()
+        else:
+            save_bytes(out, buffer.getbuffer())
     except FusionmatError as exc:
-        raise click.ClickException(str(exc) if str(image) in str(exc) or image == STDIO else f"{image}: {exc}") from None
-    console().info(f"{image} -> {out if out != STDIO else 'standard output'} ({kind})")
+        raise click.ClickException(describe(job.image, exc)) from None
+    console().info(f"{job.image} -> {target} ({kind})")

@@ -1,6 +1,6 @@
 """Which files are written for one image, and writing them: matte, preview, cut-out, composite.
 
-Library code: the CLI, the batch runner and the service all write through here.
+Library code: every surface writes through :func:`fusionmat.run.process.process`, which calls here.
 """
 from __future__ import annotations
 
@@ -137,63 +137,6 @@ def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: Mapping[str, Path],
                        text=mark)
     if "matting" in paths:
         save_image(paths["matting"], alpha, text={STAMP_KEY: stamp} if stamp else None)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one image of :func:`write_each`: its outputs, or the error that stopped it."""
-
-    image: Path
-    outputs: dict[str, Path]
-    error: FusionmatError | None = None
-    skipped: bool = False
-
-
-def write_each(images: Iterable[Path], out_dir: Path | None, plan: OutputPlan,
-               alpha_for: Callable[[Path, np.ndarray], np.ndarray], *,
-               also_inputs: Iterable[Path] = (), key: str | None = None, overwrite: bool = True) -> Iterator[Outcome]:
-    """The per-image loop of ``predict`` and ``compose``, one :class:`Outcome` per image.
-
-    For each image: its outputs (next to it, or in ``out_dir``), refusing to overwrite an
-    input (``images`` and ``also_inputs``) or another image's outputs; read it; get its matte
-    from ``alpha_for(path, rgb)``; write. A FusionmatError is that image's outcome and the
-    loop goes on. Temp files that a killed earlier run left in an output folder are removed.
-    With a settings ``key`` the matte is stamped (:mod:`fusionmat.outputs.resume`), and unless
-    ``overwrite`` an image whose outputs are up to date is skipped.
-    """
-    from fusionmat.io.read import read_image
-    from fusionmat.outputs.resume import is_up_to_date, stamp
-    from fusionmat.io.write import clean_stale_temps, refuse_inputs
-
-    images = list(images)
-    inputs = {p.resolve() for p in (*images, *also_inputs)}
-    claimed: dict[Path, Path] = {}
-    cleaned: set[Path] = set()
-    for image_path in images:
-        paths: dict[str, Path] = {}
-        try:
-            paths = output_paths(image_path, out_dir if out_dir is not None else image_path.parent, plan)
-            refuse_inputs(list(paths.values()), inputs)
-            clash = next((claimed[p.resolve()] for p in paths.values() if p.resolve() in claimed), None)
-            if clash is not None:
-                raise OutputError(f"{image_path}: its outputs would overwrite those of {clash}; use --out")
-            folder = next(iter(paths.values())).parent
-            if folder not in cleaned:
-                cleaned.add(folder)
-                clean_stale_temps(folder)
-            claimed.update({p.resolve(): image_path for p in paths.values()})
-            if key is not None and not overwrite and is_up_to_date(image_path, paths, key):
-                yield Outcome(image_path, paths, skipped=True)
-                continue
-            try:
-                mark = stamp(image_path, key) if key is not None else None
-            except OSError:
-                mark = None  # gone or unreadable: read_image says why
-            rgb = read_image(image_path, dtype=np.uint8)
-            write_outputs(rgb, alpha_for(image_path, rgb), paths, plan, stamp=mark)
-            yield Outcome(image_path, paths)
-        except FusionmatError as exc:
-            yield Outcome(image_path, paths, exc)
 
 
 ONE_FILE_KINDS = ("cutout", "composite", "matte", "preview")

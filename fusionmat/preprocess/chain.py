@@ -178,13 +178,18 @@ def invert(steps: list[Transformed]) -> Callable[[np.ndarray], np.ndarray]:
     return inverse
 
 
-def build_preprocessor(rotate="auto", crop="auto", aspect="none", *, threads: int | None = None,
-                       detectors: dict | None = None) -> Preprocessor | None:
-    """A :class:`Preprocessor` for settings given as text (as on the command line) or as values;
-    None when every step is off. A bad value raises ValueError saying which."""
+def settings_of(rotate="auto", crop="auto", aspect="none") -> Settings:
+    """:class:`Settings` from values given as text (as on the command line) or as values; a bad
+    value raises ValueError saying which."""
     parsed = {}
     for name, parse, value in (("rotate", parse_rotate, rotate), ("crop", parse_crop, crop),
                                ("aspect", parse_aspect, aspect)):
         parsed[name] = parse(value) if isinstance(value, str) else value
-    settings = Settings(**parsed)
+    return Settings(**parsed)
+
+
+def build_preprocessor(rotate="auto", crop="auto", aspect="none", *, threads: int | None = None,
+                       detectors: dict | None = None) -> Preprocessor | None:
+    """A :class:`Preprocessor` for :func:`settings_of` the values; None when every step is off."""
+    settings = settings_of(rotate, crop, aspect)
     return None if settings == NOTHING else Preprocessor(settings, threads=threads, detectors=detectors)

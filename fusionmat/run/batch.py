@@ -1,29 +1,25 @@
-"""The batch runner: every image of a folder through the pipeline, its outputs mirrored under an
-output folder, resumable, with a report of what was done, skipped and failed (and why).
+"""The batch runner: every image of a folder through :func:`fusionmat.run.process.process`, its
+outputs mirrored under an output folder, resumable, with a report of what was done, skipped and
+failed (and why).
 
 Library code with no Click: ``fusionmat batch`` parses options and shows progress around
-:func:`run_batch`; :mod:`fusionmat.run.ray_executor` runs the same jobs on Ray Data.
-
-Local execution overlaps the stages: reader threads decode the next photos, the calling thread
-runs the detectors and the network (:func:`fusionmat.matting.pipeline.run_engine`), and worker threads
-upsample, refine and encode (:func:`finish_and_write`), which release the GIL.
+:func:`run_batch`; ``predict`` and ``compose`` use the same :func:`run_local`. Executors only
+schedule: threads here, Ray actors in :mod:`fusionmat.run.ray_executor`.
 """
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from fusionmat.engines.base import Engine
-from fusionmat.errors import FusionmatError, naming
-from fusionmat.outputs.plan import OutputPlan, output_paths, write_outputs
-from fusionmat.matting.pipeline import EnginePass
+from fusionmat.errors import FusionmatError
+from fusionmat.outputs.plan import OutputPlan
+from fusionmat.run.process import DONE, FAILED, SKIPPED, Job, Outcome, Session, process
 
 
 def default_out(folder: Path) -> Path:
@@ -49,20 +45,56 @@ EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True)
-class Job:
-    """One image to do and the files to write for it, by kind ('matting', 'concat', ...)."""
+class SessionSpec:
+    """Everything a worker needs to build its :class:`~fusionmat.run.process.Session`; picklable,
+    so each Ray actor builds its own from the same spec.
 
-    image: Path
-    outputs: dict[str, Path]
+    engine, engine_options : what :func:`fusionmat.engines.load_engine` takes.
+    refine : 'auto' (the engine's own), 'closed-form' or 'none'.
+    preprocess : the preprocessing :class:`~fusionmat.preprocess.chain.Settings`.
+    plan : the outputs besides matte and preview (cut-out, background, format, quality).
+    threads : CPU threads of the engine and detectors (None: all cores).
+    """
+
+    engine: str | None = None
+    engine_options: Mapping[str, Any] = field(default_factory=dict)
+    refine: str = "auto"
+    preprocess: Any = None
+    plan: OutputPlan = field(default_factory=OutputPlan)
+    threads: int | None = None
+
+    def build(self, engine: Engine | None = None, **session) -> Session:
+        """Load the engine (unless a loaded one is given) and the preprocessing; ``session``:
+        further :class:`~fusionmat.run.process.Session` fields (steps_dir, inputs)."""
+        from fusionmat.engines import DEFAULT_ENGINE, load_engine
+        from fusionmat.matting.pipeline import refine_method
+        from fusionmat.preprocess.chain import NOTHING, Preprocessor
+
+        if engine is None:
+            engine = load_engine(self.engine or DEFAULT_ENGINE, threads=self.threads, **dict(self.engine_options))
+        settings = self.preprocess
+        preprocessor = None if settings is None or settings == NOTHING else Preprocessor(settings, threads=self.threads)
+        return Session(engine, refine_method(engine, self.refine), preprocessor, self.plan, **session)
 
 
-@dataclass(frozen=True)
-class Event:
-    """Something to tell the user as it happens: kind 'done', 'failed' or 'warning'."""
+def session_key(session: Session, *, matte=None) -> str:
+    """The settings key stamped into each image's outputs (see :mod:`fusionmat.outputs.resume`); with a
+    ``matte`` file (``compose --matte``) that file's identity stands for the engine's settings."""
+    from fusionmat.outputs.resume import settings_key
 
-    kind: str
-    image: Path
-    message: str = ""
+    plan, preprocessor, engine = session.plan, session.preprocessor, session.engine
+    background = plan.background
+    return settings_key({
+        "engine": engine.settings() if matte is None and engine is not None else {"matte": matte},
+        "refine": session.refine if matte is None else "none",
+        "preprocess": (dataclasses.asdict(preprocessor.settings)
+                       if preprocessor is not None and matte is None else None),
+        "cutout": plan.cutout,
+        "background": None if background is None else {"spec": dataclasses.asdict(background.spec),
+                                                       "fit": background.fit},
+        "composite": plan.composite_suffix,
+        "quality": plan.quality,
+    })
 
 
 @dataclass
@@ -72,6 +104,7 @@ class Report:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
     ignored: int = 0
     stale_temps_removed: int = 0
     interrupted: bool = False
@@ -79,13 +112,22 @@ class Report:
     end: float | None = None
     first_result: float | None = None
 
-    def fail(self, path: Path, reason: str) -> None:
-        self.failed.append({"file": str(path), "error": reason})
-        self._result()
+    def record(self, outcome: Outcome) -> None:
+        """Count one outcome (done, skipped or failed, with its warning)."""
+        if outcome.status == SKIPPED:
+            self.skipped.append(str(outcome.image))
+            return
+        if outcome.status == FAILED:
+            self.fail(outcome.image, outcome.error)
+        else:
+            self.done.append(str(outcome.image))
+            self._result()
+        if outcome.warning:
+            self.warnings.append({"file": str(outcome.image), "warning": outcome.warning})
 
-    def finish(self, path) -> None:
-        """Record ``path`` as done."""
-        self.done.append(str(path))
+    def fail(self, path, reason: str) -> None:
+        """Record ``path`` as failed with ``reason`` (one line naming it)."""
+        self.failed.append({"file": str(path), "error": reason.removeprefix(f"{path}: ")})
         self._result()
 
     def _result(self) -> None:
@@ -112,7 +154,7 @@ class Report:
 
     def as_dict(self) -> dict:
         rate = len(self.done) / self.seconds if self.seconds > 0 else 0.0
-        return {"done": self.done, "skipped": self.skipped, "failed": self.failed,
+        return {"done": self.done, "skipped": self.skipped, "failed": self.failed, "warnings": self.warnings,
                 "ignored_non_images": self.ignored, "stale_temps_removed": self.stale_temps_removed,
                 "interrupted": self.interrupted, "seconds": round(self.seconds, 3),
                 "images_per_second": round(rate, 3),
@@ -126,246 +168,170 @@ class Report:
                 f"{len(self.failed)} failed in {d['seconds']:.1f} s ({d['images_per_second']:.2f} images/s)")
 
 
-def batch_key(engine: Engine | None, refine: str, preprocessor, plan: OutputPlan, *, matte=None) -> str:
-    """The settings key stamped into each image's outputs (see :mod:`fusionmat.outputs.resume`); with a
-    ``matte`` file (``compose --matte``) that file's identity stands for the engine's settings."""
-    from fusionmat.outputs.resume import settings_key
+def run_local(jobs: list[Job], session: Session, *, workers: int = 2,
+              on_outcome: Callable[[Outcome], None] | None = None) -> bool:
+    """Do ``jobs`` with ``workers`` threads, each calling :func:`~fusionmat.run.process.process`
+    (the engine runs one image at a time under the session's lock while the other threads read,
+    upsample, refine and encode). ``on_outcome`` gets each outcome as it finishes.
 
-    background = plan.background
-    return settings_key({
-        "engine": engine.settings() if engine is not None else {"matte": matte},
-        "refine": refine,
-        "preprocess": dataclasses.asdict(preprocessor.settings) if preprocessor is not None else None,
-        "cutout": plan.cutout,
-        "background": None if background is None else {"spec": dataclasses.asdict(background.spec),
-                                                       "fit": background.fit},
-        "composite": plan.composite_suffix,
-        "quality": plan.quality,
-    })
-
-
-def plan_jobs(images: list[Path], src: Path, out_root: Path, plan: OutputPlan, key: str, *,
-              overwrite: bool, report: Report) -> list[Job]:
-    """The jobs still to do: each image's outputs mirror its place under ``src``; images whose
-    outputs are up to date are added to ``report.skipped``, and images whose outputs would collide
-    with another's (same stem) to ``report.failed``. Stale temp files in the output folders go."""
-    from fusionmat.outputs.resume import is_up_to_date
-    from fusionmat.io.storage import child, is_remote, relative_folder
-    from fusionmat.io.write import clean_stale_temps
-
-    jobs: list[Job] = []
-    claimed: dict = {}
-    folders: set = set()
-    for path in images:
-        folder = child(out_root, relative_folder(path, src))
-        paths = output_paths(path, folder, plan)
-        clash = next((claimed[p] for p in paths.values() if p in claimed), None)
-        if clash is not None:
-            report.fail(path, f"{path}: its outputs would overwrite those of {clash} (same name stem)")
-            continue
-        claimed.update({p: path for p in paths.values()})
-        if folder not in folders:
-            folders.add(folder)
-            if not is_remote(folder):  # an object store gets whole objects only: no temp files there
-                report.stale_temps_removed += len(clean_stale_temps(folder))
-        if not overwrite and is_up_to_date(path, paths, key):
-            report.skipped.append(str(path))
-        else:
-            jobs.append(Job(path, paths))
-    return jobs
-
-
-def finish_and_write(rgb: np.ndarray, engine_pass: EnginePass | None, refine: str, job: Job, plan: OutputPlan,
-                     stamp: str | None) -> None:
-    """Upsampling, refinement and the outputs of one image (thread-safe; the heavy parts
-    release the GIL). ``engine_pass`` None means no person was found: the matte is empty."""
-    from fusionmat.matting.pipeline import full_size
-    from fusionmat.matting.refine import REFINERS
-
-    if engine_pass is None:
-        alpha = np.zeros(rgb.shape[:2], np.float32)
-    else:
-        alpha = REFINERS[refine](rgb, full_size(engine_pass))
-    write_outputs(rgb, alpha, job.outputs, plan, stamp=stamp)
-
-
-def engine_pass_of(rgb: np.ndarray, engine: Engine, preprocessor, on_steps=None) -> tuple[EnginePass | None, str]:
-    """Preprocessing and the engine for one photo: (the pass, or None when no person was found;
-    a warning to show, or '')."""
-    from fusionmat.matting.pipeline import run_engine
-
-    engine_pass = run_engine(rgb, engine, preprocessor=preprocessor, on_steps=on_steps)
-    if engine_pass.found:
-        return engine_pass, ""
-    return None, "no person found; the matte is empty"
-
-
-def stamp_for(job: Job, key: str) -> str | None:
-    """The stamp for ``job``'s matte, taken before the photo is read (None if it vanished)."""
-    from fusionmat.outputs.resume import stamp
-
-    try:
-        return stamp(job.image, key)
-    except OSError:
-        return None
-
-
-def run_local(jobs: list[Job], engine: Engine, *, refine: str, preprocessor, plan: OutputPlan, key: str,
-              report: Report, workers: int = 2, on_event: Callable[[Event], None] | None = None,
-              on_steps: Callable[[Path], Callable | None] | None = None) -> Report:
-    """Do ``jobs`` with local threads (see the module's docstring); results go into ``report``.
-
-    A FusionmatError fails that image only. Ctrl-C (KeyboardInterrupt) stops reading new images,
-    lets the outputs being written finish (each is written atomically, so none is partial) and
-    marks the report interrupted.
+    Ctrl-C or SIGTERM (KeyboardInterrupt) stops taking new images, lets the images in progress
+    finish (their outcomes are reported; outputs are written atomically, so none is partial) and
+    returns True; otherwise False. Only this (calling) thread receives the interrupt, so the
+    numerical libraries working in the threads are never interrupted half-way.
     """
-    from fusionmat.io.read import read_image
+    from fusionmat.limits import MAX_WORKERS
     from fusionmat.matting.refine import preload
 
-    emit = on_event or (lambda event: None)
-    if jobs:
-        preload(refine)
-    pool = ThreadPoolExecutor(max_workers=workers)
-    writes: deque[tuple[Job, Future]] = deque()
+    report = on_outcome or (lambda outcome: None)
+    if not jobs:
+        return False
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"workers must be 1-{MAX_WORKERS}, got {workers}")
+    preload(session.refine)
+    pending = iter(jobs)
+    running: set[Future] = set()
+    interrupted = False
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fusionmat") as pool:
+        try:
+            while True:
+                while len(running) < workers + 1:  # one queued ahead, so no thread waits for the next job
+                    job = next(pending, None)
+                    if job is None:
+                        break
+                    running.add(pool.submit(process, job, session))
+                if not running:
+                    break
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    report(future.result())
+        except KeyboardInterrupt:
+            interrupted = True
+            for future in running:
+                future.cancel()
+            for future in running:  # what is in progress finishes and is reported as it ends
+                if not future.cancelled():
+                    report(future.result())
+    return interrupted
 
-    def failed(job: Job, exc: Exception) -> None:
-        report.fail(job.image, naming(job.image, exc))
-        emit(Event("failed", job.image, naming(job.image, exc)))
 
-    def settle(wait: bool) -> None:
-        while writes and (wait or writes[0][1].done()):
-            job, future = writes.popleft()
-            try:
-                future.result()
-            except FusionmatError as exc:
-                failed(job, exc)
-            else:
-                report.finish(job.image)
-                emit(Event("done", job.image))
+@dataclass(frozen=True)
+class BatchConfig:
+    """How a folder is run, besides what each image gets (:class:`SessionSpec`).
 
-    def read(job: Job) -> tuple[str | None, Future]:
-        return stamp_for(job, key), pool.submit(read_image, job.image, dtype=np.uint8)
+    recursive : also sub-folders. overwrite : redo images whose outputs are up to date.
+    executor : 'local' (threads) or 'ray' (Ray Data actors). workers : threads of the local executor.
+    address, concurrency, cpus_per_actor : the Ray cluster (default: a local Ray), actors, CPUs each.
+    """
 
-    reads = deque((job, *read(job)) for job in jobs[:workers])
-    upcoming = iter(jobs[workers:])
-    try:
-        while reads:
-            job, stamp, future = reads.popleft()
-            nxt = next(upcoming, None)
-            if nxt is not None:
-                reads.append((nxt, *read(nxt)))
-            try:
-                rgb = future.result()
-                engine_pass, warning = engine_pass_of(rgb, engine, preprocessor,
-                                                      on_steps(job.image) if on_steps else None)
-            except FusionmatError as exc:
-                failed(job, exc)
-                continue
-            if warning:
-                emit(Event("warning", job.image, f"{job.image}: {warning}"))
-            # upsampling, refinement and encoding run in the pool while this thread runs the next image's models
-            writes.append((job, pool.submit(finish_and_write, rgb, engine_pass, refine, job, plan, stamp)))
-            settle(wait=len(writes) >= workers)
-        settle(wait=True)
-    except KeyboardInterrupt:
-        report.interrupted = True
-        for _, _, future in reads:
-            future.cancel()
-        settle(wait=True)  # outputs being written are finished (or, atomically, not there at all)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        report.end = time.perf_counter()
-    return report
+    recursive: bool = False
+    overwrite: bool = False
+    executor: str = "local"
+    workers: int = 2
+    address: str | None = None
+    concurrency: int = 1
+    cpus_per_actor: float = 1.0
+
+    def __post_init__(self) -> None:
+        from fusionmat.limits import MAX_WORKERS
+
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ValueError(f"workers must be 1-{MAX_WORKERS}, got {self.workers}")
 
 
 def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine | str | None = None,
-              refine: str = "auto", rotate="auto", crop="auto", aspect="none", recursive: bool = False,
-              cutout: bool = False, background: str | None = None, fit: str = "cover",
-              composite_format: str = "auto", quality: int = 95, overwrite: bool = False,
-              workers: int = 2, threads: int | None = None, engine_options: dict | None = None,
-              executor: str = "local", address: str | None = None, concurrency: int = 1,
-              cpus_per_actor: float = 1.0, on_event: Callable[[Event], None] | None = None) -> Report:
+              refine: str = "auto", rotate="auto", crop="auto", aspect="none", cutout: bool = False,
+              background: str | None = None, fit: str = "cover", composite_format: str = "auto",
+              quality: int = 95, threads: int | None = None, engine_options: dict | None = None,
+              on_outcome: Callable[[Outcome], None] | None = None, **config) -> Report:
     """Mattes and previews (and cut-outs, composites) for every image in folder ``src``.
 
     Parameters
     ----------
     src : folder of photos (found by content; see :func:`fusionmat.io.folder.find_images`), a
-        path or an fsspec URL (``s3://bucket/shoot``; needs ``fusionmat[ray]``).
+        path or an fsspec URL (``s3://bucket/shoot``; needs ``fusionmat[url]``).
     out : output folder, mirroring ``src``'s tree (default ``<src>_matting`` beside it).
     engine : an engine name (default: the default engine) or, for the local executor, a loaded engine.
-    engine_options : keyword options of the engine (``{"long_side": 640}``).
+    engine_options : the engine's options (``{"long_side": 640}``; see ``fusionmat engines``).
     refine, rotate, crop, aspect : as :func:`fusionmat.matte`.
-    recursive : also sub-folders.
     cutout : also ``<stem>_cutout.png``.
     background, fit : also ``<stem>_composite.*`` on this background (a colour such as '#RRGGBB',
         'white', '#RRGGBBAA' or 'transparent'; 'blur[:S]'; a picture), fitted by ``fit``.
     composite_format, quality : the composite's type ('auto': jpg, or png for a translucent
         background; 'jpg', 'png', 'webp') and JPEG / WebP quality.
-    overwrite : redo images whose outputs are up to date (otherwise they are skipped).
-    workers : threads that decode and encode while the engine runs (local executor).
-    executor : 'local' (threads) or 'ray' (Ray Data: :mod:`fusionmat.run.ray_executor`), with the
-        cluster's ``address`` (default: a local Ray), ``concurrency`` actors of ``cpus_per_actor`` CPUs.
-    on_event : called with each :class:`Event` (done, failed, warning) as it happens.
+    threads : CPU threads of the engine.
+    on_outcome : called with each image's :class:`~fusionmat.run.process.Outcome` as it finishes.
+    config : the fields of :class:`BatchConfig` (recursive, overwrite, executor, workers, address,
+        concurrency, cpus_per_actor).
 
     Returns
     -------
     A :class:`Report`. Bad files are failed entries, never exceptions; a bad option raises
     ValueError, an unusable engine or background a FusionmatError.
     """
-    from fusionmat.engines import DEFAULT_ENGINE, load_engine
     from fusionmat.io.folder import find_images
-    from fusionmat.outputs.plan import load_background
-    from fusionmat.matting.pipeline import refine_method
-    from fusionmat.preprocess.chain import build_preprocessor
-
     from fusionmat.io.storage import as_path
+    from fusionmat.outputs.plan import load_background
+    from fusionmat.preprocess.chain import settings_of
 
+    batch = BatchConfig(**config)
     src = as_path(src)
     if not src.is_dir():
         raise FusionmatError(f"{src}: not a folder")
     out_root = as_path(out) if out is not None else default_out(src)
     if same_place(out_root, src):
         raise ValueError("the output folder must not be the input folder")
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     plan = OutputPlan(cutout=cutout, background=load_background(background, fit) if background else None,
                       composite_format=composite_format, quality=quality)
-    preprocessor = build_preprocessor(rotate, crop, aspect, threads=threads)
-    options = dict(engine_options or {})
-    if isinstance(engine, Engine):
-        if executor != "local":
-            raise ValueError("a loaded engine runs only locally; give the engine's name for executor 'ray'")
-        loaded = engine
-    else:
-        loaded = load_engine(engine or DEFAULT_ENGINE, threads=threads, **options)
-    method = refine_method(loaded, refine)
+    name = engine.name if isinstance(engine, Engine) else engine
+    spec = SessionSpec(name, dict(engine_options or {}), refine, settings_of(rotate, crop, aspect), plan, threads)
+    if isinstance(engine, Engine) and batch.executor != "local":
+        raise ValueError("a loaded engine runs only locally; give the engine's name for executor 'ray'")
+    session = spec.build(engine if isinstance(engine, Engine) else None)
     report = Report()
-    images, report.ignored = find_images(src, recursive=recursive, exclude=out_root)
-    key = batch_key(loaded, method, preprocessor, plan)
-    jobs = plan_jobs(images, src, out_root, plan, key, overwrite=overwrite, report=report)
+    images, report.ignored = find_images(src, recursive=batch.recursive, exclude=out_root)
+    return run_folder(images, src, out_root, spec, session, batch, report=report, on_outcome=on_outcome)
+
+
+def run_folder(images: list, src, out_root, spec: SessionSpec, session: Session, batch: BatchConfig, *,
+               report: Report, on_outcome: Callable[[Outcome], None] | None = None,
+               on_planned: Callable[[int], None] | None = None) -> Report:
+    """Plan ``images`` of folder ``src`` (outputs mirrored under ``out_root``) and do them on
+    ``batch.executor``; results go into ``report`` (and to ``on_outcome``). ``on_planned`` gets
+    the number of jobs to do once planning is over (a progress bar's total)."""
+    from fusionmat.io.storage import child, relative_folder
+    from fusionmat.run.planning import plan_jobs, run_inputs
+
+    inputs = run_inputs(images, spec.plan)
+    session.inputs = inputs
+    planned = plan_jobs(images, lambda path: child(out_root, relative_folder(path, src)), spec.plan,
+                        key=session_key(session), inputs=inputs, overwrite=batch.overwrite)
+    report.stale_temps_removed += planned.stale_temps_removed
+
+    def record(outcome: Outcome) -> None:
+        report.record(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    for image, reason in planned.failed:
+        record(Outcome(Job(image), FAILED, reason))
+    for job in planned.skipped:
+        report.record(Outcome(job, SKIPPED))
+    if on_planned is not None:
+        on_planned(len(planned.jobs))
     report.start = time.perf_counter()
-    return execute(jobs, loaded, executor=executor, engine_options=options, refine=method, preprocessor=preprocessor,
-                   plan=plan, key=key, report=report, workers=workers, concurrency=concurrency,
-                   cpus_per_actor=cpus_per_actor, address=address, on_event=on_event)
+    try:
+        if batch.executor == "ray":
+            from fusionmat.run.ray_executor import run_ray
+
+            report.interrupted = run_ray(planned.jobs, spec, batch, on_outcome=record)
+        else:
+            report.interrupted = run_local(planned.jobs, session, workers=batch.workers, on_outcome=record)
+    finally:
+        report.end = time.perf_counter()
+    return report
 
 
-def execute(jobs: list[Job], engine: Engine, *, executor: str, engine_options: dict, refine: str, preprocessor,
-            plan: OutputPlan, key: str, report: Report, workers: int = 2, concurrency: int = 1,
-            cpus_per_actor: float = 1.0, address: str | None = None,
-            on_event: Callable[[Event], None] | None = None,
-            on_steps: Callable[[Path], Callable | None] | None = None) -> Report:
-    """Do planned ``jobs`` on ``executor``: local threads with the loaded ``engine``, or Ray actors
-    that each load the engine of that name with ``engine_options`` (``on_steps`` is local only)."""
-    if executor == "ray":
-        from fusionmat.run.ray_executor import run_ray
-
-        options = {k: v for k, v in engine_options.items() if k != "threads"}
-        return run_ray(jobs, engine=engine.name, engine_options=options, refine=refine,
-                       settings=preprocessor.settings if preprocessor is not None else None, plan=plan, key=key,
-                       report=report, concurrency=concurrency, cpus_per_actor=cpus_per_actor, address=address,
-                       on_event=on_event)
-    return run_local(jobs, engine, refine=refine, preprocessor=preprocessor, plan=plan, key=key, report=report,
-                     workers=workers, on_event=on_event, on_steps=on_steps)
-
-
-__all__ = ["Event", "Job", "Report", "default_out", "execute", "plan_jobs", "run_batch", "run_local"]
+__all__ = ["BatchConfig", "Report", "SessionSpec", "default_out", "run_batch", "run_folder", "run_local",
+           "session_key", "DONE"]

@@ -1,9 +1,10 @@
 """The batch runner on Ray Data, for folders that outgrow one machine (``--executor ray``).
 
-The driver plans the jobs exactly as a local run does (:func:`fusionmat.run.batch.plan_jobs`:
-resume stamps, clashes), turns them into a dataset and maps it with :class:`MatteWorker`,
-a class-based worker that loads the engine once per actor. Each worker reads its photo, runs
-the whole pipeline and writes the outputs itself, atomically (a local path on shared storage,
+The driver plans the jobs exactly as a local run does (:func:`fusionmat.run.planning.plan_jobs`:
+resume stamps, clashes, inputs), turns them into a dataset and maps it with :class:`MatteWorker`,
+a class-based worker that builds its session once per actor. Each worker calls the same
+:func:`fusionmat.run.process.process` as local threads: it reads its photo, runs the whole
+pipeline and writes the outputs itself, atomically (a local path on shared storage,
 or an fsspec URL such as ``s3://bucket/out``: whole objects only). Only each file's result
 (done, or the one-line reason it failed) comes back to the driver, which keeps the same
 report, progress and exit status as a local run. A bad file is one failed entry, never a failed
@@ -11,15 +12,15 @@ job. Needs ``pip install 'fusionmat[ray]'``.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-import time
 from collections.abc import Callable
 
 import numpy as np
 
-from fusionmat.errors import FusionmatError, MissingDependencyError, naming
-from fusionmat.outputs.plan import OutputPlan
-from fusionmat.run.batch import Event, Job, Report, stamp_for
+from fusionmat.errors import FusionmatError, MissingDependencyError
+from fusionmat.run.batch import BatchConfig, SessionSpec
+from fusionmat.run.process import DONE, FAILED, Job, Outcome
 
 
 SMALL_JOB = 1000
@@ -36,42 +37,24 @@ def block_count(images: int) -> int:
 
 
 class MatteWorker:
-    """One Ray actor: loads the engine and preprocessing once, then does batches of jobs."""
+    """One Ray actor: builds its session (engine, preprocessing) once, then does batches of jobs
+    with :func:`fusionmat.run.process.process`."""
 
-    def __init__(self, engine: str, engine_options: dict, refine: str, settings, plan: OutputPlan,
-                 threads: int | None = None) -> None:
-        from fusionmat.engines import load_engine
-        from fusionmat.preprocess.chain import Preprocessor
-
-        self.engine = load_engine(engine, threads=threads, **engine_options)
-        self.preprocessor = Preprocessor(settings, threads=threads) if settings is not None else None
-        self.refine = refine
-        self.plan = plan
-
-    def do(self, image: str, outputs: str, stamp: str) -> tuple[str, str]:
-        """(error, warning) of one job; '' when there is none."""
-        from fusionmat.io.read import read_image
-        from fusionmat.run.batch import engine_pass_of, finish_and_write
-        from fusionmat.io.storage import as_path
-
-        job = Job(as_path(image), {kind: as_path(p) for kind, p in json.loads(outputs).items()})
-        try:
-            rgb = read_image(job.image, dtype=np.uint8)
-            engine_pass, warning = engine_pass_of(rgb, self.engine, self.preprocessor)
-            finish_and_write(rgb, engine_pass, self.refine, job, self.plan, stamp or None)
-        except FusionmatError as exc:
-            return naming(image, exc), ""
-        except Exception as exc:  # noqa: BLE001 - one file's surprise must not fail the whole job
-            return naming(image, f"unexpected error: {exc!r}"), ""
-        return "", warning
+    def __init__(self, spec: SessionSpec, threads: int | None = None) -> None:
+        self.session = dataclasses.replace(spec, threads=threads).build()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[str]]:
+        from fusionmat.io.storage import as_path
+        from fusionmat.run.process import Job, process
+
         done: dict[str, list[str]] = {"image": [], "error": [], "warning": []}
-        for image, outputs, stamp in zip(batch["image"], batch["outputs"], batch["stamp"]):
-            error, warning = self.do(str(image), str(outputs), str(stamp))
+        for image, outputs, key in zip(batch["image"], batch["outputs"], batch["key"]):
+            job = Job(as_path(str(image)), {kind: as_path(p) for kind, p in json.loads(str(outputs)).items()},
+                      key=str(key) or None)
+            outcome = process(job, self.session)
             done["image"].append(str(image))
-            done["error"].append(error)
-            done["warning"].append(warning)
+            done["error"].append(outcome.error)
+            done["warning"].append(outcome.warning)
         return done
 
 
@@ -105,49 +88,38 @@ def start_ray(address: str | None = None):
     return ray
 
 
-def run_ray(jobs: list[Job], *, engine: str, engine_options: dict, refine: str, settings, plan: OutputPlan,
-            key: str, report: Report, concurrency: int = 1, cpus_per_actor: float = 1.0,
-            address: str | None = None, on_event: Callable[[Event], None] | None = None) -> Report:
-    """Do ``jobs`` on Ray Data with ``concurrency`` actors of ``cpus_per_actor`` CPUs each.
+def run_ray(jobs: list[Job], spec: SessionSpec, batch: BatchConfig, *,
+            on_outcome: Callable[[Outcome], None] | None = None) -> bool:
+    """Do ``jobs`` on Ray Data with ``batch.concurrency`` actors of ``batch.cpus_per_actor`` CPUs,
+    each building its own session from ``spec``; each outcome goes to ``on_outcome`` as it arrives.
 
-    ``engine`` and ``engine_options`` are what :func:`fusionmat.engines.load_engine` takes (each
-    actor loads its own); ``settings`` the preprocessing :class:`~fusionmat.preprocess.chain.Settings`
-    (None for none). Results go into ``report`` as they arrive; Ctrl-C stops the run (outputs are
-    whole or absent; a killed actor's temp files are removed by the next run).
+    Returns True when Ctrl-C stopped the run (outputs are whole or absent; a killed actor's temp
+    files are removed by the next run). A cluster that fails is one FusionmatError.
     """
-    emit = on_event or (lambda event: None)
+    report = on_outcome or (lambda outcome: None)
     if not jobs:
-        report.end = time.perf_counter()
-        return report
-    ray = start_ray(address)
+        return False
+    ray = start_ray(batch.address)
     rows = [{"image": str(job.image), "outputs": json.dumps({k: str(p) for k, p in job.outputs.items()}),
-             "stamp": stamp_for(job, key) or ""} for job in jobs]
-    by_name = {str(job.image): job.image for job in jobs}
-    threads = max(1, int(cpus_per_actor))
+             "key": job.key or ""} for job in jobs]
+    by_name = {str(job.image): job for job in jobs}
+    threads = max(1, int(batch.cpus_per_actor))
     dataset = ray.data.from_items(rows, override_num_blocks=block_count(len(rows)))
-    results = dataset.map_batches(
-        MatteWorker, batch_size=1, concurrency=concurrency, num_cpus=cpus_per_actor,
-        fn_constructor_kwargs={"engine": engine, "engine_options": engine_options, "refine": refine,
-                               "settings": settings, "plan": plan, "threads": threads})
+    results = dataset.map_batches(MatteWorker, batch_size=1, concurrency=batch.concurrency,
+                                  num_cpus=batch.cpus_per_actor,
+                                  fn_constructor_kwargs={"spec": spec, "threads": threads})
     rows = iter(results.iter_rows())
+    interrupted = False
     try:
         for row in rows:
-            image = by_name.get(row["image"], row["image"])
-            if row["warning"]:
-                emit(Event("warning", image, f"{row['image']}: {row['warning']}"))
-            if row["error"]:
-                report.fail(image, row["error"])
-                emit(Event("failed", image, row["error"]))
-            else:
-                report.finish(image)
-                emit(Event("done", image))
+            job = by_name.get(row["image"]) or Job(row["image"])
+            report(Outcome(job, FAILED if row["error"] else DONE, row["error"], warning=row["warning"]))
     except KeyboardInterrupt:
-        report.interrupted = True
+        interrupted = True
     except Exception as exc:  # noqa: BLE001 - the cluster failed (an actor could not start): say so once
         raise FusionmatError(f"the Ray run failed: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
     finally:
         close = getattr(rows, "close", None)
         if close is not None:
             close()  # stops the dataset's execution: no actor takes a new image
-        report.end = time.perf_counter()
-    return report
+    return interrupted

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fusionmat.errors import FusionmatError, ImageReadError
+from fusionmat.errors import BudgetError, FusionmatError, ImageReadError
 
 OUTPUTS = ("cutout", "matte", "composite", "concat")
 FORMATS = {"png": ("PNG", "image/png"), "jpg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
@@ -92,26 +92,50 @@ class Workers:
             self._local.preprocessors = {}
         return self._local.engine, self._local.preprocessors
 
-    def matte(self, rgb: np.ndarray, key: str, rotate, crop, aspect) -> np.ndarray:
-        """The 8-bit matte of ``rgb`` (cached by ``key``), in a pool thread."""
+    def answer(self, data: bytes, key: str, options: dict, picture: np.ndarray | None) -> bytes:
+        """The requested output of one uploaded photo, encoded (in a pool thread), through
+        :func:`fusionmat.run.process.process`; its matte is cached by ``key`` (8-bit)."""
+        from fusionmat.run.process import Job, process
+        from fusionmat.io.write import encode
+
         with self.cache_lock:
-            if key in self.cache:
+            cached = self.cache.get(key)
+            if cached is not None:
                 self.cache.move_to_end(key)
-                return self.cache[key]
-        from fusionmat.matting.pipeline import matte_image
+        kind = {"matte": "matte", "cutout": "cutout", "composite": "composite", "concat": "preview"}[options["output"]]
+        job = Job(options.get("name") or "upload", data=data, matte=cached, keep=("alpha", kind))
+        outcome = process(job, self._session(options, picture))
+        if outcome.error:
+            raise error_for(outcome)
+        if cached is None:
+            from fusionmat.io.write import to_uint8
+
+            with self.cache_lock:
+                self.cache[key] = to_uint8(outcome.alpha)
+                while len(self.cache) > CACHE_ENTRIES:
+                    self.cache.popitem(last=False)
+        buffer = io.BytesIO()
+        try:
+            encode(outcome.rendered[kind], FORMATS[options["format"]][0], buffer, quality=options["quality"],
+                   name="answer")
+        except FusionmatError as exc:
+            raise HTTPError(400, str(exc).removeprefix("answer: ")) from None
+        return buffer.getvalue()
+
+    def _session(self, options: dict, picture: np.ndarray | None):
+        """This thread's session (its own engine and preprocessors) with the request's output plan."""
+        import dataclasses
+
+        from fusionmat.matting.pipeline import refine_method
         from fusionmat.preprocess.chain import build_preprocessor
-        from fusionmat.io.write import to_uint8
+        from fusionmat.run.process import Session
 
         engine, preprocessors = self._engine()
-        settings = (rotate, crop, aspect)
+        settings = (options["rotate"], options["crop"], options["aspect"])
         if settings not in preprocessors:
-            preprocessors[settings] = build_preprocessor(rotate, crop, aspect, threads=self._threads)
-        alpha = to_uint8(matte_image(rgb, engine, preprocessor=preprocessors[settings]))
-        with self.cache_lock:
-            self.cache[key] = alpha
-            while len(self.cache) > CACHE_ENTRIES:
-                self.cache.popitem(last=False)
-        return alpha
+            preprocessors[settings] = build_preprocessor(*settings, threads=self._threads)
+        session = Session(engine, refine_method(engine), preprocessors[settings])
+        return dataclasses.replace(session, plan=request_plan(options, picture))
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -158,11 +182,23 @@ def parse_request_options(params: dict, defaults: ServeSettings, *, has_picture:
                                      f"field 'background'), got {bg!r}")
         except ValueError as exc:
             raise HTTPError(400, str(exc)) from None
+    if fmt == "jpg" and (output == "cutout" or (output == "composite" and bg is not None and translucent(bg))):
+        raise HTTPError(400, f"format=jpg cannot hold the {output}'s transparency; use png or webp")
     return {"output": output, "format": fmt, "fit": fit, "quality": quality, "bg": bg, **chosen}
 
 
+def translucent(bg: str) -> bool:
+    """True for a ``bg`` that lets the composite show through (#RRGGBBAA under ff, transparent)."""
+    from fusionmat.outputs.compose import parse_background
+
+    try:
+        return parse_background(bg).translucent
+    except ValueError:
+        return False
+
+
 def decode_upload(data: bytes, name: str = "upload") -> np.ndarray:
-    """The uploaded photo as uint8 RGB; HTTPError 422 over the pixel limit, 415 for anything else."""
+    """An uploaded picture as uint8 RGB; HTTPError 422 over the pixel limit, 415 for anything else."""
     from fusionmat.io.read import read_image
 
     source = io.BytesIO(data)
@@ -170,34 +206,39 @@ def decode_upload(data: bytes, name: str = "upload") -> np.ndarray:
     try:
         return read_image(source, dtype=np.uint8)
     except ImageReadError as exc:
-        status = 422 if "too many pixels" in str(exc) else 415
-        raise HTTPError(status, str(exc)) from None
+        raise HTTPError(422 if isinstance(exc, BudgetError) else 415, str(exc)) from None
 
 
-def render_answer(rgb: np.ndarray, alpha8: np.ndarray, options: dict, picture: np.ndarray | None) -> bytes:
-    """Encode the requested output of one photo (see :func:`fusionmat.outputs.plan.render`)."""
-    from fusionmat.outputs.compose import parse_background
-    from fusionmat.outputs.plan import LoadedBackground, OutputPlan, render
-    from fusionmat.io.write import encode
+def error_for(outcome) -> HTTPError:
+    """The answer for a failed photo: 422 over the pixel budget, 415 not an image, 400 for a
+    request fusionmat refused, 500 (without internals) for anything unexpected."""
+    exc = outcome.exception
+    if isinstance(exc, BudgetError):
+        return HTTPError(422, outcome.error)
+    if isinstance(exc, ImageReadError):
+        return HTTPError(415, outcome.error)
+    if isinstance(exc, (FusionmatError, ValueError)):
+        return HTTPError(400, outcome.error)
+    import logging
+
+    logging.getLogger("fusionmat.serve").error("matting failed: %s", outcome.error)
+    return HTTPError(500, "internal error while matting; the server log has the details")
+
+
+def request_plan(options: dict, picture: np.ndarray | None):
+    """The output plan of one request: its background (a colour, blur, or the uploaded picture) and quality."""
+    from fusionmat.outputs.compose import Background, parse_background
+    from fusionmat.outputs.plan import LoadedBackground, OutputPlan
 
     background = None
     if picture is not None:
-        from fusionmat.outputs.compose import Background
-
         background = LoadedBackground(Background(path=Path("background")), picture, options["fit"])
     elif options["bg"] is not None:
-        background = LoadedBackground(parse_background(options["bg"]), None, options["fit"])
-    kind = {"matte": "matte", "cutout": "cutout", "composite": "composite", "concat": "preview"}[options["output"]]
-    if kind == "composite" and background is None:
-        raise HTTPError(400, "output=composite needs bg or a background picture")
-    plan = OutputPlan(background=background, composite_format="png", quality=options["quality"])
-    fmt = FORMATS[options["format"]][0]
-    if fmt == "JPEG" and (kind == "cutout" or (kind == "composite" and plan.translucent)):
-        raise HTTPError(400, f"format=jpg cannot hold the {options['output']}'s transparency; use png or webp")
-    alpha = alpha8.astype(np.float32) / 255.0
-    buffer = io.BytesIO()
-    encode(render(rgb, alpha, kind, plan), fmt, buffer, quality=options["quality"], name="answer")
-    return buffer.getvalue()
+        try:
+            background = LoadedBackground(parse_background(options["bg"]), None, options["fit"])
+        except ValueError as exc:
+            raise HTTPError(400, str(exc)) from None
+    return OutputPlan(background=background, composite_format="png", quality=options["quality"])
 
 
 def create_app(settings: ServeSettings = ServeSettings()):
@@ -284,11 +325,8 @@ def create_app(settings: ServeSettings = ServeSettings()):
             options = parse_request_options(params, settings, has_picture=picture is not None)
             workers: Workers = state["workers"]
             loop = asyncio.get_running_loop()
-            rgb = await loop.run_in_executor(None, decode_upload, data)  # decoding off the event loop
             key = hashlib.sha256(data).hexdigest() + repr((options["rotate"], options["crop"], options["aspect"]))
-            alpha8 = await loop.run_in_executor(workers.pool, workers.matte, rgb, key, options["rotate"],
-                                                options["crop"], options["aspect"])
-            answer = await loop.run_in_executor(workers.pool, render_answer, rgb, alpha8, options, picture)
+            answer = await loop.run_in_executor(workers.pool, workers.answer, data, key, options, picture)
             return Response(answer, media_type=FORMATS[options["format"]][1])
         finally:
             state["busy"] -= 1
