@@ -213,3 +213,15 @@ print(make_temp(Path({str(final)!r})).name)
     with staged(final) as path:
         path.write_bytes(b"fits")
     assert final.read_bytes() == b"fits" and os.listdir(tmp_path) == [name]
+
+
+def test_a_link_to_an_earlier_output_folder_is_kept(tmp_path):
+    real = tmp_path / "frames"
+    real.mkdir()
+    (real / "000001.png").write_bytes(b"old")
+    (tmp_path / "link").symlink_to(real)
+    assert check_replaceable(tmp_path / "link", is_frame) == [real / "000001.png"]
+    with staged(tmp_path / "link", folder=True, owned=is_frame) as temp:
+        (temp / "000001.png").write_bytes(b"new")
+    assert (tmp_path / "link").is_symlink() and (real / "000001.png").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "link"]

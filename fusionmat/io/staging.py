@@ -104,13 +104,15 @@ def staged(final: str | os.PathLike, *, folder: bool = False, owned: Owned | Non
 
 
 def check_replaceable(final: Path, owned: Owned | None = None) -> list[Path]:
-    """The entries that replacing the existing folder ``final`` will delete, deepest first; an
-    OutputError naming the folder when it is not a folder or holds anything ``owned`` rejects
-    (without ``owned``, anything at all). A missing ``final`` gives []."""
+    """The entries that replacing the existing folder ``final`` (or the one a link there points to)
+    will delete, deepest first; an OutputError naming the folder when it is not a folder or holds
+    anything ``owned`` rejects (without ``owned``, anything at all). A missing ``final`` gives []."""
     final = Path(final)
-    if not final.exists() and not final.is_symlink():
+    if final.is_symlink():  # the link is kept: what it points to would be replaced
+        final = Path(os.path.realpath(final))
+    if not final.exists():
         return []
-    if final.is_symlink() or not final.is_dir():
+    if not final.is_dir():
         raise OutputError(f"{final}: is not a folder; refusing to replace it")
     entries: list[Path] = []
     for top, folders, files in os.walk(final, topdown=False):
