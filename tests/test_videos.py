@@ -2,6 +2,7 @@
 written here with PyAV (a moving astronaut, with a sine-wave audio track)."""
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 
 import numpy as np
@@ -60,20 +61,30 @@ def test_dtssd_and_cuts():
 av = import_or_skip("av")
 
 
-def write_clip(path, astronaut, frames=8, size=(192, 144), audio=True, rate=10):
-    """A clip of the astronaut drifting right, with a 440 Hz tone when ``audio``."""
+def write_clip(path, astronaut, frames=8, size=(192, 144), audio=True, rate=10, times=None, options=None,
+               keyframes=None):
+    """A clip of the astronaut drifting right, with a 440 Hz tone when ``audio``; ``times`` (seconds,
+    one per frame) makes the frame rate variable; ``options`` go to the muxer; a key frame every
+    ``keyframes`` frames."""
     picture = Image.fromarray(astronaut).resize((120, 120))
-    with av.open(str(path), mode="w") as container:
+    frames = len(times) if times is not None else frames
+    with av.open(str(path), mode="w", options=options or {}) as container:
         stream = container.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"g": str(keyframes)} if keyframes else {}
+        if times is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
         sound = container.add_stream("aac", rate=16000) if audio else None
         for i in range(frames):
             canvas = Image.new("RGB", size, (40, 90, 160))
             canvas.paste(picture, (10 + 4 * i, 20))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.asarray(canvas), format="rgb24")):
+            frame = av.VideoFrame.from_ndarray(np.asarray(canvas), format="rgb24")
+            if times is not None:
+                frame.pts, frame.time_base = round(times[i] * 1000), Fraction(1, 1000)
+            for packet in stream.encode(frame):
                 container.mux(packet)
         if sound is not None:
-            samples = int(16000 * frames / rate)
+            samples = int(16000 * (times[-1] + 1 / rate if times is not None else frames / rate))
             tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples) / 16000)).astype(np.float32)[None]
             frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
             frame.sample_rate, frame.pts, frame.time_base = 16000, 0, Fraction(1, 16000)
@@ -137,8 +148,15 @@ def test_composite_with_audio_and_alpha_outputs(clip, tmp_path):
 def test_start_and_end_cut_the_clip(clip, tmp_path):
     from fusionmat.run.video import matte_video
 
-    report = matte_video(clip, tmp_path, engine="selfie", start=0.2, end=0.5)
+    report = matte_video(clip, tmp_path, engine="selfie", start=0.2, end=0.5, background="white")
     assert report.frames == 3 and len(frames_of(tmp_path / "walk_matting.mp4")) == 3
+    with av.open(report.outputs["composite"]) as container:  # picture and sound both begin at 0
+        shown = [float(f.time) for f in container.decode(container.streams.video[0])]
+    with av.open(report.outputs["composite"]) as container:
+        sound = container.streams.audio[0]
+        heard = [float(p.pts * sound.time_base) for p in container.demux(sound) if p.pts is not None]
+    assert shown == pytest.approx([0.0, 0.1, 0.2], abs=0.002)
+    assert min(heard) == pytest.approx(0.0, abs=0.07) and max(heard) < 0.3
 
 
 def test_not_a_video_is_one_clear_error(tmp_path):
@@ -153,18 +171,25 @@ def test_not_a_video_is_one_clear_error(tmp_path):
 
 @requires_weights
 def test_a_damaged_video_keeps_the_frames_before_the_damage(tmp_path, astronaut):
+    """A fragmented MP4 (an index per fragment, so a cut file still opens) cut in the middle."""
     from fusionmat.run.video import matte_video
 
-    whole = write_clip(tmp_path / "whole.mp4", astronaut, frames=20, audio=False)
+    whole = write_clip(tmp_path / "whole.mp4", astronaut, frames=20, audio=False, keyframes=5,
+                       options={"movflags": "frag_keyframe+empty_moov"})  # four fragments
     data = whole.read_bytes()
-    (tmp_path / "cut.mp4").write_bytes(data[: int(len(data) * 0.7)])
-    try:
-        report = matte_video(tmp_path / "cut.mp4", tmp_path / "out", engine="selfie")
-    except ImageReadError as exc:  # the index (moov) was cut off: FFmpeg cannot open it at all
-        assert "not a video" in str(exc)
-        return
-    assert 0 < report.frames < 20
-    assert len(frames_of(report.outputs["matting"])) == report.frames
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) * 6 // 10])  # inside the second fragment
+    report = matte_video(tmp_path / "cut.mp4", tmp_path / "out", engine="selfie", temporal=False)
+    assert report.damaged is not None and "decoding stopped" in report.damaged
+    readable = 0  # what FFmpeg decodes of the cut file before it fails
+    with av.open(str(tmp_path / "cut.mp4")) as container:
+        with pytest.raises(av.error.FFmpegError):
+            for _ in container.decode(container.streams.video[0]):
+                readable += 1
+    assert 5 <= report.frames == readable < 20
+    mattes = frames_of(report.outputs["matting"])
+    assert len(mattes) == report.frames
+    first, last = (np.nonzero(m[:, :, 0].mean(axis=0) > 128)[0][0] for m in (mattes[0], mattes[-1]))
+    assert last - first >= 4 * (report.frames - 1) - 8  # the clip's own frames, in order: the subject drifts right
 
 
 @requires_weights
@@ -208,3 +233,87 @@ def test_a_still_image_is_not_taken_for_a_video(tmp_path, astronaut):
     Image.fromarray(astronaut).save(tmp_path / "a.jpg")
     with pytest.raises(ImageReadError, match="still image"):
         matte_video(tmp_path / "a.jpg", engine="selfie")
+
+
+def test_png_output_never_deletes_a_folder_it_did_not_make(tmp_path, astronaut):
+    """`video d/clip_cutout/clip.mp4 -o d --alpha png` removed clip_cutout/ with the clip in it."""
+    from fusionmat.cli import main
+    from fusionmat.errors import OutputError
+    from fusionmat.run.video import matte_video
+
+    folder = tmp_path / "clip_cutout"
+    folder.mkdir()
+    clip = write_clip(folder / "clip.mp4", astronaut, frames=3, audio=False)
+    (folder / "000001.png").write_bytes(b"not fusionmat's")
+    (folder / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    with pytest.raises(OutputError, match=r"clip_cutout: exists and is not an earlier output .*refusing"):
+        matte_video(clip, tmp_path, engine="selfie", alpha="png")
+    result = CliRunner().invoke(main, ["video", str(clip), "-o", str(tmp_path), "--alpha", "png",
+                                       "--engine", "selfie"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1 and str(folder) in result.output
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip_cutout"]  # no temp, no output left
+
+
+@requires_weights
+def test_an_earlier_png_output_is_replaced_and_modes_follow_the_umask(clip, tmp_path):
+    """Outputs were 0600 and the PNG folder 0700; a killed run's temp folder was never removed."""
+    import subprocess
+    import sys
+
+    from fusionmat.io.write import current_umask
+    from fusionmat.run.video import matte_video
+
+    out = tmp_path / "out"
+    matte_video(clip, out, engine="selfie", alpha="png")
+    assert len(list((out / "walk_cutout").iterdir())) == 8
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = out / f".walk_cutout.{dead.stdout.strip()}-x1y2z3w4.part"  # what a SIGKILLed run left
+    stale.mkdir()
+    (stale / "000001.png").write_bytes(b"half")
+    report = matte_video(clip, out, engine="selfie", alpha="png", end=0.3)
+    assert sorted(p.name for p in out.iterdir()) == ["walk_cutout", "walk_matting.mp4"]
+    frames = sorted(p.name for p in (out / "walk_cutout").iterdir())
+    assert report.frames == 3 and frames == ["000001.png", "000002.png", "000003.png"]
+    files = 0o666 & ~current_umask()
+    assert os.stat(out / "walk_matting.mp4").st_mode & 0o777 == files
+    assert os.stat(out / "walk_cutout").st_mode & 0o777 == 0o777 & ~current_umask()
+    assert all(os.stat(out / "walk_cutout" / name).st_mode & 0o777 == files for name in frames)
+
+
+@requires_weights
+def test_a_variable_frame_rate_keeps_its_timing(tmp_path, astronaut):
+    """A variable-frame-rate clip came out at a constant rate: shorter than its sound."""
+    from fusionmat.run.video import matte_video
+
+    times = [0.0, 0.1, 0.2, 0.7, 0.8, 1.5, 1.6, 2.4]
+    clip = write_clip(tmp_path / "vfr.mp4", astronaut, times=times)
+    report = matte_video(clip, tmp_path / "out", engine="selfie", background="white")
+    for kind in ("matting", "composite"):
+        with av.open(report.outputs[kind]) as container:
+            shown = [float(f.time) for f in container.decode(container.streams.video[0])]
+        assert shown == pytest.approx(times, abs=0.002)
+    with av.open(report.outputs["composite"]) as container:
+        sound = container.streams.audio[0]
+        assert float(sound.duration * sound.time_base) == pytest.approx(2.5, abs=0.1)
+
+
+def test_frames_over_the_pixel_budget_are_refused_before_decoding(clip, tmp_path, monkeypatch):
+    """A 28 KB clip of 144 MP frames peaked at 2.9 GB: frames have Pillow's pixel limit, as photos do."""
+    from PIL import Image
+
+    from fusionmat.engines.base import Engine
+    from fusionmat.run.video import matte_video
+
+    class NeverCalled(Engine):
+        name, refine = "never", "none"
+
+        def predict(self, image):
+            raise AssertionError("a frame over the limit reached the engine")
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 192 * 144 - 1)
+    with pytest.raises(ImageReadError, match=r"walk\.mp4: frames of 192x144 = 27648 pixels, over the limit of 27647"):
+        matte_video(clip, tmp_path / "out", engine=NeverCalled(), temporal=False)
+    assert not (tmp_path / "out").exists()

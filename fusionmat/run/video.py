@@ -8,17 +8,20 @@ For each frame: the preprocessing decided once per shot (a new shot begins at a 
 - with ``alpha='webm'``: ``<stem>_cutout.webm``, VP9 with an alpha channel (yuva420p); with
   ``alpha='png'``: ``<stem>_cutout/000001.png ...``, an RGBA PNG sequence.
 
-Outputs are written to temp files in the output folder and renamed when complete: Ctrl-C or
-a crash leaves no partial file at a final name. A damaged video keeps the frames decoded up to
-the damage, and the report says so.
+Outputs are staged in the output folder (:mod:`fusionmat.io.staging`) and renamed when complete:
+Ctrl-C or a crash leaves no partial file at a final name, and an existing ``<stem>_cutout/`` is
+replaced only when it is an earlier PNG-sequence output. Frames keep their source timestamps (a
+variable frame rate stays variable); frames over Pillow's pixel limit are refused before they are
+decoded. A damaged video keeps the frames decoded up to the damage, and the report says so.
 """
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
+import re
 import time
+from collections import deque
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +31,13 @@ import numpy as np
 from fusionmat.errors import ImageReadError, MissingDependencyError, OutputError
 
 ALPHA_FORMATS = ("webm", "png")
+FRAME_NAME = re.compile(r"\d{6}\.png")
+"""A frame of a PNG-sequence output: ``000001.png``."""
+
+
+def is_frame(name: str) -> bool:
+    """True for an entry a PNG-sequence output holds (a frame), the only kind replacing it may delete."""
+    return FRAME_NAME.fullmatch(name) is not None
 
 
 @dataclass
@@ -72,72 +82,59 @@ def _even(array: np.ndarray) -> np.ndarray:
     return np.pad(array, pad, mode="edge")
 
 
-class _Temp:
-    """A temp path in the output folder, moved to the final name by :meth:`commit`."""
-
-    def __init__(self, final: Path, folder: bool = False) -> None:
-        self.final = final
-        final.parent.mkdir(parents=True, exist_ok=True)
-        stem = f".{final.name}.{os.getpid()}-"
-        if folder:
-            self.path = Path(tempfile.mkdtemp(prefix=stem, suffix=".part", dir=final.parent))
-        else:
-            fd, name = tempfile.mkstemp(prefix=stem, suffix=".part" + final.suffix, dir=final.parent)
-            os.close(fd)
-            self.path = Path(name)
-
-    def commit(self) -> Path:
-        if self.path.is_dir():
-            if self.final.is_dir():
-                shutil.rmtree(self.final)
-        os.replace(self.path, self.final)
-        return self.final
-
-    def discard(self) -> None:
-        if self.path.is_dir():
-            shutil.rmtree(self.path, ignore_errors=True)
-        else:
-            self.path.unlink(missing_ok=True)
-
-
 class _Writer:
     """One encoded output video (frames from arrays)."""
 
-    def __init__(self, av, path: Path, codec: str, rate: Fraction, width: int, height: int, pix_fmt: str,
-                 options: dict | None = None, audio_from=None) -> None:
+    def __init__(self, av, path: Path, codec: str, rate: Fraction, time_base: Fraction, width: int, height: int,
+                 pix_fmt: str, options: dict | None = None, audio_from=None) -> None:
         self.container = av.open(str(path), mode="w")
+        self.closed = False
         self.stream = self.container.add_stream(codec, rate=rate)
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, pix_fmt
+        self.stream.codec_context.time_base = self.time_base = time_base  # frames keep the source's pts
         self.stream.options = options or {}
         self.audio_in = audio_from
         self.audio_out = self.container.add_stream_from_template(audio_from) if audio_from is not None else None
         self.av = av
 
-    def write(self, array: np.ndarray, fmt: str) -> None:
+    def write(self, array: np.ndarray, fmt: str, pts: int) -> None:
+        """Encode one frame shown at ``pts`` (in ``time_base`` units)."""
         frame = self.av.VideoFrame.from_ndarray(_even(array), format=fmt)
+        frame.pts, frame.time_base = pts, self.time_base
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
 
-    def close(self, source: str | None = None, start: float | None = None, end: float | None = None) -> None:
+    def close(self, source: str | None = None, begin: Fraction | None = None, end: float | None = None) -> None:
+        """Flush the encoder, copy the audio of [begin, end) seconds from ``source``, close the file."""
         for packet in self.stream.encode():
             self.container.mux(packet)
         if self.audio_out is not None and source is not None:
-            self._copy_audio(source, start, end)
+            self._copy_audio(source, begin, end)
+        self.closed = True
         self.container.close()
 
-    def _copy_audio(self, source: str, start: float | None, end: float | None) -> None:
+    def _copy_audio(self, source: str, begin: Fraction | None, end: float | None) -> None:
+        """The audio packets of [begin, end) seconds, moved earlier by ``begin`` as the video was."""
         with self.av.open(source) as original:
             stream = original.streams.audio[0]
+            shift = round(begin / stream.time_base) if begin else 0
             for packet in original.demux(stream):
                 if packet.dts is None:
                     continue
-                t = float(packet.pts * stream.time_base) if packet.pts is not None else 0.0
-                if (start is not None and t < start) or (end is not None and t >= end):
+                t = packet.pts * stream.time_base if packet.pts is not None else 0
+                if (begin is not None and t < begin) or (end is not None and t >= end):
                     continue
+                packet.dts -= shift
+                if packet.pts is not None:
+                    packet.pts -= shift
                 packet.stream = self.audio_out
                 self.container.mux(packet)
 
     def abort(self) -> None:
+        """Close a half-written file on the way out (its temp is removed by the staging)."""
+        if self.closed:
+            return
+        self.closed = True
         try:
             self.container.close()
         except Exception:  # noqa: BLE001 - closing a half-written file on the way out
@@ -162,6 +159,17 @@ def probe(path: str | os.PathLike):
     return container, container.streams.video[0]
 
 
+def refuse_big_frames(source: str | os.PathLike, width: int, height: int) -> None:
+    """ImageReadError naming ``source`` when a frame of ``width`` x ``height`` is over Pillow's pixel
+    limit (``PIL.Image.MAX_IMAGE_PIXELS``, the one pixel budget of fusionmat)."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and width * height > limit:
+        raise ImageReadError(f"{source}: frames of {width}x{height} = {width * height} pixels, over the limit "
+                             f"of {limit}")
+
+
 def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = None, *, engine=None,
                 background: str | None = None, fit: str = "cover", alpha: str | None = None,
                 start: float | None = None, end: float | None = None, rotate="auto", crop="none",
@@ -184,11 +192,7 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
     on_frame : called with (frames done, total frames or None) after each frame.
     """
     from fusionmat.outputs.compose import parse_background
-    from fusionmat.engines import DEFAULT_ENGINE, load_engine
     from fusionmat.outputs.plan import LoadedBackground
-    from fusionmat.matting.pipeline import matte_image
-    from fusionmat.preprocess.chain import Preprocessor, build_preprocessor
-    from fusionmat.run.temporal import Delayed, TemporalFilter, grey_thumbnail, is_cut
 
     if alpha is not None and alpha not in ALPHA_FORMATS:
         raise ValueError(f"alpha must be one of {', '.join(ALPHA_FORMATS)}, got {alpha!r}")
@@ -207,51 +211,85 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
     source = Path(source)
     folder = Path(out_dir) if out_dir is not None else source.parent
     av = _av()
+    began = time.perf_counter()
     container, stream = probe(source)
+    with ExitStack() as stack:  # staged outputs: committed when the block ends normally, else removed
+        stack.callback(container.close)
+        report = _matte_frames(av, source, folder, container, stream, stack, engine=engine, loaded_bg=loaded_bg,
+                               alpha=alpha, start=start, end=end, rotate=rotate, crop=crop, temporal=temporal,
+                               matte_output=matte_output, on_frame=on_frame)
+    report.seconds = time.perf_counter() - began
+    report.fps = report.frames / report.seconds if report.seconds > 0 else 0.0
+    return report
+
+
+def _matte_frames(av, source: Path, folder: Path, container, stream, stack: ExitStack, *, engine, loaded_bg, alpha,
+                  start, end, rotate, crop, temporal, matte_output, on_frame) -> VideoReport:
+    """The frame loop of :func:`matte_video`; outputs are staged on ``stack`` (committed when it closes)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fusionmat.engines import DEFAULT_ENGINE, load_engine
+    from fusionmat.io.staging import check_replaceable, staged
+    from fusionmat.io.write import clean_stale_temps
+    from fusionmat.matting.pipeline import matte_image
+    from fusionmat.preprocess.chain import Preprocessor, build_preprocessor
+    from fusionmat.run.temporal import Delayed, TemporalFilter, grey_thumbnail, is_cut
+
+    refuse_big_frames(source, stream.codec_context.width, stream.codec_context.height)
+    cutout_folder = folder / f"{source.stem}_cutout"
+    if alpha == "png":
+        check_replaceable(cutout_folder, is_frame)  # refused now, not after the whole clip is matted
     loaded = load_engine(engine or DEFAULT_ENGINE) if engine is None or isinstance(engine, str) else engine
     chooser = build_preprocessor(rotate, crop, "none")
     report = VideoReport(str(source), total=stream.frames or None)
     rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    time_base = stream.time_base or 1 / Fraction(rate)
+    step = max(1, round(1 / (rate * time_base)))  # one frame at the nominal rate, for frames without a pts
     audio = container.streams.audio[0] if container.streams.audio else None
-    temps: dict[str, _Temp] = {}
+    temps: dict[str, Path] = {}  # kind -> staged temp (a folder for the PNG sequence)
+    finals: dict[str, Path] = {}
     writers: dict[str, _Writer] = {}
     smooth = TemporalFilter() if temporal else None
     delayed = Delayed() if temporal else None
+    stamps: deque[int] = deque()  # output pts of the frames pushed and not yet emitted, in order
     written = [0]
     fixed = None
     previous_thumb = None
-    began = time.perf_counter()
+    first_pts = last_pts = None
     if folder.is_dir():
-        from fusionmat.io.write import clean_stale_temps
-
         clean_stale_temps(folder)  # what a killed earlier run left
+
+    def output(kind: str, name: str, *, is_folder: bool = False) -> Path:
+        finals[kind] = folder / name
+        temps[kind] = stack.enter_context(staged(finals[kind], folder=is_folder, owned=is_frame if is_folder else None))
+        return temps[kind]
+
+    def open_writer(kind: str, name: str, codec: str, w: int, h: int, pix_fmt: str, options: dict,
+                    audio_from=None) -> None:
+        writers[kind] = _Writer(av, output(kind, name), codec, rate, time_base, w, h, pix_fmt, options, audio_from)
+        stack.callback(writers[kind].abort)  # before the temp is removed, on an exception
 
     def open_outputs(height: int, width: int) -> None:
         h, w = height + height % 2, width + width % 2
         stem = source.stem
         if matte_output:
-            temps["matting"] = _Temp(folder / f"{stem}_matting.mp4")
-            writers["matting"] = _Writer(av, temps["matting"].path, "libx264", rate, w, h, "yuv420p",
-                                         {"crf": "18", "preset": "veryfast"})
+            open_writer("matting", f"{stem}_matting.mp4", "libx264", w, h, "yuv420p",
+                        {"crf": "18", "preset": "veryfast"})
         if loaded_bg is not None:
-            temps["composite"] = _Temp(folder / f"{stem}_composite.mp4")
-            writers["composite"] = _Writer(av, temps["composite"].path, "libx264", rate, w, h, "yuv420p",
-                                           {"crf": "18", "preset": "veryfast"}, audio_from=audio)
+            open_writer("composite", f"{stem}_composite.mp4", "libx264", w, h, "yuv420p",
+                        {"crf": "18", "preset": "veryfast"}, audio_from=audio)
         if alpha == "webm":
-            temps["cutout"] = _Temp(folder / f"{stem}_cutout.webm")
-            writers["cutout"] = _Writer(av, temps["cutout"].path, "libvpx-vp9", rate, w, h, "yuva420p",
-                                        {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8"})
+            open_writer("cutout", f"{stem}_cutout.webm", "libvpx-vp9", w, h, "yuva420p",
+                        {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8"})
         elif alpha == "png":
-            temps["cutout"] = _Temp(folder / f"{stem}_cutout", folder=True)
-
-    from concurrent.futures import ThreadPoolExecutor
+            output("cutout", cutout_folder.name, is_folder=True)
 
     encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusionmat-encode")
     pending: list = []
 
-    def write(rgb, matte, index) -> None:
+    def write(rgb, matte, index, pts) -> None:
         try:
-            _write_frame(rgb, matte, writers, temps, loaded_bg, index)
+            _write_frame(rgb, matte, writers, temps, loaded_bg, index, pts)
         except (OSError, av.error.FFmpegError) as exc:
             raise OutputError(f"{folder}: could not write the outputs of {source.name}: {exc}") from None
 
@@ -265,7 +303,7 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
             matte = smooth(rgb, matte)
         while pending and (pending[0].done() or len(pending) >= 2):
             pending.pop(0).result()  # re-raises a write error here
-        pending.append(encoder.submit(write, rgb, matte, written[0]))
+        pending.append(encoder.submit(write, rgb, matte, written[0], stamps.popleft()))
         written[0] += 1
 
     try:
@@ -283,8 +321,15 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
                 continue
             if end is not None and t >= end:
                 break
+            refuse_big_frames(source, frame.width, frame.height)  # the size may change mid-stream
+            pts = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + step)
+            if last_pts is not None and pts <= last_pts:
+                pts = last_pts + 1  # an encoder needs rising timestamps
+            if first_pts is None:
+                first_pts = pts if start is not None else 0  # a clip cut with start begins at 0
+            last_pts = pts
             rgb = _upright(frame.to_ndarray(format="rgb24"), _rotation(frame))
-            if not writers and not temps:
+            if not temps:
                 open_outputs(*rgb.shape[:2])
             thumb = grey_thumbnail(rgb)
             if is_cut(previous_thumb, thumb):
@@ -298,6 +343,7 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
             matte = matte_image(rgb, loaded, preprocessor=fixed)
             if not (matte > 0.5).any():
                 report.frames_without_person += 1
+            stamps.append(pts - first_pts)
             emit(delayed.push(rgb, matte) if delayed is not None else (rgb, matte))
             report.frames += 1
             if on_frame is not None:
@@ -306,46 +352,36 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
             emit(delayed.flush())
         while pending:
             pending.pop(0).result()
-        if report.frames == 0:
-            raise ImageReadError(f"{source}: no frames to matte"
-                                 + (f" between {start} and {end} s" if start is not None or end is not None else ""))
-        try:
-            for writer in writers.values():
-                writer.close(str(source), start, end)
-            for kind, temp in temps.items():
-                report.outputs[kind] = str(temp.commit())
-        except (OSError, av.error.FFmpegError) as exc:
-            raise OutputError(f"{folder}: could not write the outputs of {source.name}: {exc}") from None
-    except BaseException:
-        encoder.shutdown(wait=True, cancel_futures=True)
-        for writer in writers.values():
-            writer.abort()
-        for temp in temps.values():
-            temp.discard()
-        raise
     finally:
-        encoder.shutdown(wait=True)
-        container.close()
-    report.seconds = time.perf_counter() - began
-    report.fps = report.frames / report.seconds if report.seconds > 0 else 0.0
+        encoder.shutdown(wait=True, cancel_futures=True)
+    if report.frames == 0:
+        raise ImageReadError(f"{source}: no frames to matte"
+                             + (f" between {start} and {end} s" if start is not None or end is not None else ""))
+    try:
+        begin = first_pts * time_base if start is not None else None
+        for writer in writers.values():
+            writer.close(str(source), begin, end)
+    except (OSError, av.error.FFmpegError) as exc:
+        raise OutputError(f"{folder}: could not write the outputs of {source.name}: {exc}") from None
+    report.outputs = {kind: str(path) for kind, path in finals.items()}  # committed when ``stack`` closes
     return report
 
 
-def _write_frame(rgb, matte, writers, temps, background, index: int) -> None:
-    from fusionmat.outputs.compose import composite
-    from fusionmat.matting.foreground import estimate_layers
-    from fusionmat.outputs.plan import background_for
+def _write_frame(rgb, matte, writers, temps, background, index: int, pts: int) -> None:
     from fusionmat.io.write import save_image, to_uint8
+    from fusionmat.matting.foreground import estimate_layers
+    from fusionmat.outputs.compose import composite
+    from fusionmat.outputs.plan import background_for
 
     alpha8 = to_uint8(matte)
     if "matting" in writers:
-        writers["matting"].write(alpha8, "gray")
+        writers["matting"].write(alpha8, "gray", pts)
     if "composite" in writers or "cutout" in temps:
         fg, bg = estimate_layers(rgb, matte)
         if "composite" in writers:
             writers["composite"].write(to_uint8(composite(fg, matte, background_for(rgb, matte, bg, background))),
-                                       "rgb24")
+                                       "rgb24", pts)
         if "cutout" in writers:
-            writers["cutout"].write(np.dstack([to_uint8(fg), alpha8]), "rgba")
+            writers["cutout"].write(np.dstack([to_uint8(fg), alpha8]), "rgba", pts)
         elif "cutout" in temps:
-            save_image(temps["cutout"].path / f"{index + 1:06d}.png", np.dstack([to_uint8(fg), alpha8]))
+            save_image(temps["cutout"] / f"{index + 1:06d}.png", np.dstack([to_uint8(fg), alpha8]))
