@@ -1,5 +1,5 @@
-"""Video: the temporal filter and dtSSD on made-up sequences, and `fusionmat video` on small clips
-written here with PyAV (a moving astronaut, with a sine-wave audio track)."""
+"""`fusionmat video` on small clips written here with PyAV (a moving astronaut, with a sine-wave
+audio track); the temporal filter itself is tested in test_temporal.py."""
 from __future__ import annotations
 
 import os
@@ -11,52 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from fusionmat.errors import ImageReadError
-from fusionmat.run.temporal import TemporalFilter, dtssd, grey_thumbnail, is_cut
 from tests.conftest import import_or_skip, requires_weights
-
-
-def test_the_filter_removes_flicker_where_the_picture_is_still():
-    rng = np.random.default_rng(0)
-    frame = np.full((40, 40, 3), 128, np.uint8)
-    truth = np.zeros((40, 40), np.float32)
-    truth[10:30, 10:30] = 1.0
-    raw = [np.clip(truth + rng.normal(0, 0.1, truth.shape), 0, 1).astype(np.float32) for _ in range(30)]
-    smooth = TemporalFilter()
-    out = [smooth(frame, m) for m in raw]
-    assert np.std(np.array(out[5:]), axis=0).mean() < 0.5 * np.std(np.array(raw[5:]), axis=0).mean()
-    assert dtssd(out, [truth] * 30) < 0.6 * dtssd(raw, [truth] * 30)
-
-
-def test_the_filter_follows_a_moving_edge_at_once():
-    smooth = TemporalFilter()
-    still = np.zeros((40, 40, 3), np.uint8)
-    matte = np.zeros((40, 40), np.float32)
-    smooth(still, matte)
-    moved = still.copy()
-    moved[:, 20:] = 255  # the picture changed on the right half: the subject moved in
-    new_matte = np.zeros((40, 40), np.float32)
-    new_matte[:, 20:] = 1.0
-    out = smooth(moved, new_matte)
-    assert out[:, 25:].min() > 0.95  # no ghost of the old matte where the picture moved
-    smooth.reset()
-    assert np.array_equal(smooth(still, matte), matte)  # after a cut: the frame's own matte
-
-
-def test_filter_settings_are_checked():
-    with pytest.raises(ValueError):
-        TemporalFilter(strength=1.0)
-    with pytest.raises(ValueError):
-        TemporalFilter(motion_scale=0)
-
-
-def test_dtssd_and_cuts():
-    a = [np.zeros((4, 4), np.float32), np.ones((4, 4), np.float32)]
-    assert dtssd(a, a) == 0.0
-    assert dtssd([a[0], a[0]], a) == pytest.approx(100.0)  # missed a change of 1 everywhere
-    dark, light = np.zeros((64, 64, 3), np.uint8), np.full((64, 64, 3), 255, np.uint8)
-    assert is_cut(None, grey_thumbnail(dark)) and is_cut(grey_thumbnail(dark), grey_thumbnail(light))
-    assert not is_cut(grey_thumbnail(dark), grey_thumbnail(dark))
-
 
 av = import_or_skip("av")
 
