@@ -66,8 +66,8 @@ def stand_in(monkeypatch, core, tmp_path):
     import fusionmat.export.convert
     from fusionmat.engines.latefusion_net.model import MEAN_PIXEL
 
-    monkeypatch.setattr(fusionmat.export.convert, "deployable_model",
-                        lambda weights, h, w, partial=False: fusionmat.export.convert.for_export(core, h, w, MEAN_PIXEL))
+    monkeypatch.setattr(fusionmat.export.convert, "deployable_model", lambda weights, h, w, partial=False:
+                        fusionmat.export.convert.for_export(core, h, w, MEAN_PIXEL))
     weights = tmp_path / "stand_in.h5"
     weights.write_bytes(b"the stand-in needs no file")
     return weights
@@ -86,8 +86,8 @@ def export(tmp_path, weights, fmt, name, *extra):
 @requires_shared
 def test_keras_export_model_matches_the_released_network(recipe_model):
     """The full network with the export's wrapping (mean subtraction inside) gives the reference's alpha."""
-    from fusionmat.export.convert import for_export
     from fusionmat.engines.latefusion_net.model import MEAN_PIXEL
+    from fusionmat.export.convert import for_export
 
     image = np.load(PARITY).astype(np.float32)[None]
     matte = for_export(recipe_model, *image.shape[1:3], MEAN_PIXEL)(image).numpy()
@@ -96,8 +96,8 @@ def test_keras_export_model_matches_the_released_network(recipe_model):
 
 
 def test_the_mean_is_subtracted_inside(core, parity_image, keras_matte):
-    from fusionmat.export.convert import for_export
     from fusionmat.engines.latefusion_net.model import MEAN_PIXEL
+    from fusionmat.export.convert import for_export
 
     wrapped = for_export(core, HEIGHT, WIDTH, MEAN_PIXEL)
     assert [t.name.split(":")[0] for t in wrapped.inputs] == ["image"] and wrapped.output_names == ["matte"]
@@ -205,5 +205,95 @@ def test_a_folder_that_is_not_an_export_is_never_replaced(tmp_path, stand_in):
     (photos / "keep.jpg").write_bytes(b"precious")
     result = CliRunner().invoke(main, ["export", "--format", "savedmodel", "--size", f"{WIDTH}x{HEIGHT}",
                                        "--weights", str(stand_in), "-o", str(photos), "--overwrite"])
-    assert result.exit_code == 1 and "not an earlier export" in result.output
+    assert result.exit_code == 1 and "is not an earlier output of fusionmat (it holds keep.jpg)" in result.output
     assert (photos / "keep.jpg").read_bytes() == b"precious"
+
+
+def export_args(weights, fmt, out, *extra) -> list[str]:
+    return ["export", "--format", fmt, "--size", f"{WIDTH}x{HEIGHT}", "--weights", str(weights), "-o", str(out), *extra]
+
+
+def test_a_stream_target_is_written_into_never_replaced(tmp_path, stand_in, parity_image, keras_matte):
+    """``-o /dev/stdout > model.tflite``: /dev/stdout is then a link (through /proc/self/fd/1) to a
+    regular file; the export goes into that file and the link stays. The same link through another
+    descriptor, so the test leaves the real /dev/stdout alone."""
+    import os
+
+    model = tmp_path / "model.tflite"
+    fd = os.open(model, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        link = f"/proc/self/fd/{fd}"
+        result = CliRunner().invoke(main, export_args(stand_in, "tflite", link, "--overwrite"))
+        assert result.exit_code == 0, result.output
+        assert os.path.islink(link) and os.path.samefile(link, model)
+    finally:
+        os.close(fd)
+    assert result.stdout == "" and "MB, converted in" in result.stderr  # stdout may be the model itself
+    np.testing.assert_allclose(run_tflite(model, parity_image), keras_matte, atol=1e-3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tflite", "stand_in.h5"]  # no temp left
+
+
+def test_a_fifo_target_gets_the_model_and_a_folder_format_is_refused(tmp_path, stand_in, parity_image, keras_matte):
+    import os
+    import threading
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    refused = CliRunner().invoke(main, export_args(stand_in, "savedmodel", pipe))
+    assert refused.exit_code == 1 and f"{pipe}: --format savedmodel writes a folder" in refused.output
+    received = bytearray()
+    reader = threading.Thread(target=lambda: received.extend(pipe.read_bytes()), daemon=True)
+    reader.start()
+    result = CliRunner().invoke(main, export_args(stand_in, "tflite", pipe))
+    reader.join(timeout=60)
+    assert result.exit_code == 0, result.output
+    assert pipe.is_fifo() and not reader.is_alive()
+    (tmp_path / "received.tflite").write_bytes(received)
+    np.testing.assert_allclose(run_tflite(tmp_path / "received.tflite", parity_image), keras_matte, atol=1e-3)
+
+
+def test_staging_uses_fusionmat_temp_names_and_removes_dead_exports_temps(tmp_path, stand_in, monkeypatch):
+    """A killed export leaves ``.<target>.<pid>-<random>.part<suffix>``; the next export in that folder
+    removes it (a running process's is kept, and so is anything not named so)."""
+    import os
+    import subprocess
+
+    import fusionmat.export.convert as convert
+    from fusionmat.io.staging import TEMP_NAME
+
+    out = tmp_path / "models"
+    out.mkdir()
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+    stale_folder = out / f".m_savedmodel.{dead}-k2j3h4f5.part"
+    (stale_folder / "variables").mkdir(parents=True)
+    (stale_folder / "saved_model.pb").write_bytes(b"partial")
+    stale_file = out / f".m.tflite.{dead}-a1b2c3d4.part.tflite"
+    stale_file.write_bytes(b"partial")
+    live = out / f".m.onnx.{os.getpid()}-abcdefgh.part.onnx"
+    live.write_bytes(b"being written")
+    theirs = out / ".m.tflite.xyz123"  # not a fusionmat temp name: never touched
+    theirs.mkdir()
+
+    seen = []
+    original = convert._tflite
+
+    def recording(model, path, quantize):
+        seen.append(path)
+        original(model, path, quantize)
+
+    monkeypatch.setattr(convert, "_tflite", recording)
+    export(out, stand_in, "tflite", "m.tflite")
+    (staged,) = seen
+    assert staged.parent == out and TEMP_NAME.match(staged.name) and f".{os.getpid()}-" in staged.name
+    assert not stale_folder.exists() and not stale_file.exists() and live.exists() and theirs.is_dir()
+    assert sorted(p.name for p in out.iterdir()) == sorted([live.name, theirs.name, "m.tflite"])
+
+
+def test_an_earlier_export_folder_is_replaced_but_not_what_someone_added(tmp_path, stand_in):
+    out = export(tmp_path, stand_in, "savedmodel", "m_savedmodel")
+    export(tmp_path, stand_in, "savedmodel", "m_savedmodel", "--overwrite")  # an earlier export: replaced
+    (out / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(main, export_args(stand_in, "savedmodel", out, "--overwrite"))
+    assert result.exit_code == 1 and "notes.txt" in result.output and "refusing to replace it" in result.output
+    assert (out / "notes.txt").read_text() == "mine" and (out / "saved_model.pb").is_file()

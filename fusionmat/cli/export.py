@@ -20,7 +20,8 @@ from fusionmat.export.convert import FORMATS, QUANTIZE
 @click.option("--quantize", type=click.Choice(QUANTIZE), default="none", show_default=True,
               help="tflite only: float16 weights, or dynamic-range int8 weights.")
 @click.option("-o", "--out", "out", type=click.Path(path_type=Path), required=True,
-              help="Output file (folder for savedmodel and coreml's .mlpackage).")
+              help="Output file (folder for savedmodel and coreml's .mlpackage); tflite and onnx also go "
+                   "into /dev/stdout or a FIFO.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output (a file, or an earlier export's folder).")
 @output_options
 def export(fmt, size, weights_file, partial, quantize, out, overwrite):
@@ -37,12 +38,13 @@ def export(fmt, size, weights_file, partial, quantize, out, overwrite):
       fusionmat export --format tflite --size 512x512 -o latefusion.tflite --quantize float16
       fusionmat export --format coreml --size 608x800 --weights latefusion.h5 -o LateFusion.mlpackage
       fusionmat export --format onnx --size 512x512 -o latefusion.onnx
+      fusionmat export --format tflite --size 512x512 -o /dev/stdout > latefusion.tflite
     """
     from fusionmat.engines.latefusion import parse_size
+    from fusionmat.engines.weights import find_latefusion_weights
     from fusionmat.errors import FusionmatError
     from fusionmat.export.convert import check_target, export_model
-    from fusionmat.engines.weights import find_latefusion_weights
-    from fusionmat.io.write import refuse_inputs
+    from fusionmat.io.write import is_special, refuse_inputs
 
     try:
         height, width = parse_size(size)
@@ -51,7 +53,7 @@ def export(fmt, size, weights_file, partial, quantize, out, overwrite):
     if quantize != "none" and fmt != "tflite":
         raise click.BadParameter("applies to --format tflite only", param_hint="--quantize")
     try:
-        check_target(out, overwrite=overwrite)  # before minutes of conversion
+        check_target(out, fmt, overwrite=overwrite)  # before minutes of conversion
         import_runtime(fmt)
         path = find_latefusion_weights(weights_file)
         refuse_inputs([out], {Path(path).resolve()})
@@ -66,7 +68,8 @@ def export(fmt, size, weights_file, partial, quantize, out, overwrite):
     except FusionmatError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{result.path}: {fmt}{'' if quantize == 'none' else ' ' + quantize}, {width}x{height}, "
-               f"{result.bytes / 1e6:.1f} MB, converted in {result.seconds:.1f} s")
+               f"{result.bytes / 1e6:.1f} MB, converted in {result.seconds:.1f} s",
+               err=is_special(result.path))  # -o /dev/stdout: standard output is the model itself
 
 
 CONVERTERS = {"onnx": "tf2onnx", "coreml": "coremltools"}

@@ -11,15 +11,17 @@ none of these formats can express.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-
 FORMATS = ("savedmodel", "tflite", "onnx", "coreml")
 SUFFIXES = {"savedmodel": "", "tflite": ".tflite", "onnx": ".onnx", "coreml": ".mlpackage"}
+FOLDER_FORMATS = ("savedmodel", "coreml")
+"""Formats that are a folder (a SavedModel, a Core ML package); the others are one file."""
 QUANTIZE = ("none", "float16", "dynamic")
 ONNX_OPSET = 17
 LICENSE_NOTE = ("Late Fusion CNN for Digital Matting (Zhang et al., CVPR 2019). The weights are the "
@@ -37,8 +39,8 @@ class ExportResult:
 
 def deployable_model(weights: str | os.PathLike, height: int, width: int, *, partial: bool = False):
     """The network at a fixed size with its weights, raw RGB (0..255) in, the matte out."""
-    from fusionmat.engines.latefusion_net.h5weights import load_h5_weights
     from fusionmat.engines.latefusion import FUSION_PREFIX
+    from fusionmat.engines.latefusion_net.h5weights import load_h5_weights
     from fusionmat.engines.latefusion_net.model import MEAN_PIXEL, build_latefusion
 
     core = build_latefusion(height, width)
@@ -68,23 +70,41 @@ def size_of(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-EXPORT_MARKERS = ("saved_model.pb", "Manifest.json")
-"""Files that say a folder is an export (SavedModel, Core ML package) that ``overwrite`` may replace."""
+EXPORT_ENTRY = re.compile(
+    r"saved_model\.pb|fingerprint\.pb|keras_metadata\.pb|assets/|assets\.extra/|variables/"
+    r"|variables/variables\.(?:index|data-\d+-of-\d+)"
+    r"|Manifest\.json|Data/|Data/com\.apple\.CoreML/|Data/com\.apple\.CoreML/model\.mlmodel"
+    r"|Data/com\.apple\.CoreML/weights/|Data/com\.apple\.CoreML/weights/weight\.bin")
+"""What a SavedModel or Core ML package export writes, as paths inside its folder ('/' after a folder)."""
 
 
-def check_target(out: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """``out`` as a Path, if an export may be written there: a missing path, or with ``overwrite``
-    an existing file or an earlier export folder (never another folder: it would be deleted)."""
+def earlier_export(relative: str) -> bool:
+    """True for an entry of a folder that an export wrote (staging's ``owned``: only those are deleted
+    when an earlier export's folder is replaced)."""
+    return EXPORT_ENTRY.fullmatch(relative) is not None
+
+
+def check_target(out: str | os.PathLike, fmt: str, *, overwrite: bool = False) -> Path:
+    """``out`` as a Path, if ``fmt`` may be exported there: a missing path; a device or pipe
+    (``/dev/stdout``, a FIFO: :func:`fusionmat.io.write.is_special`) for a one-file format, written
+    into; with ``overwrite`` an existing file (one-file formats) or an earlier export's folder
+    (savedmodel, coreml), never a folder holding anything else. OutputError naming ``out`` otherwise."""
     from fusionmat.errors import OutputError
+    from fusionmat.io.staging import check_replaceable
+    from fusionmat.io.write import is_special
 
     out = Path(out)
+    if is_special(out) and not out.is_dir():
+        if fmt in FOLDER_FORMATS:
+            raise OutputError(f"{out}: --format {fmt} writes a folder; give the folder's path")
+        return out
     if not out.exists() and not out.is_symlink():
         return out
     if not overwrite:
         raise OutputError(f"{out}: already exists; --overwrite replaces it")
-    if out.is_dir() and not any((out / marker).is_file() for marker in EXPORT_MARKERS):
-        raise OutputError(f"{out}: is a folder that is not an earlier export; refusing to replace it")
-    if not out.is_dir() and not out.is_file():
+    if fmt in FOLDER_FORMATS:
+        check_replaceable(out, earlier_export)
+    elif not out.is_file():
         raise OutputError(f"{out}: is not a regular file; refusing to replace it")
     return out
 
@@ -93,21 +113,44 @@ def export_model(model, fmt: str, out: str | os.PathLike, *, quantize: str = "no
                  overwrite: bool = False) -> ExportResult:
     """Convert a :func:`deployable_model` to ``fmt`` at ``out``; the target appears only when done.
 
-    An existing ``out`` is replaced only with ``overwrite`` (see :func:`check_target`)."""
+    The conversion goes to a temp file or folder beside ``out`` (:func:`fusionmat.io.staging.staged`),
+    renamed into place when complete; temps that killed exports left there are removed first. An
+    existing ``out`` is replaced only with ``overwrite``, and a device or pipe is written into
+    (see :func:`check_target`)."""
+    from fusionmat.io.staging import clean_stale_temps, staged
+    from fusionmat.io.write import is_special
+
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if quantize != "none" and fmt != "tflite":
         raise ValueError("--quantize applies to --format tflite only")
-    out = check_target(out, overwrite=overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = check_target(out, fmt, overwrite=overwrite)
+    convert = {"savedmodel": _savedmodel, "tflite": _tflite, "onnx": _onnx, "coreml": _coreml}[fmt]
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        staged = Path(tmp) / (out.name or "model")
-        {"savedmodel": _savedmodel, "tflite": _tflite, "onnx": _onnx, "coreml": _coreml}[fmt](model, staged, quantize)
-        if out.is_dir():
-            shutil.rmtree(out)
-        os.replace(staged, out)
+    if is_special(out) and not out.is_dir():
+        size = _export_into(model, convert, out, quantize)
+        return ExportResult(out, size, time.perf_counter() - start)
+    clean_stale_temps(out.parent)
+    with staged(out, folder=fmt in FOLDER_FORMATS, owned=earlier_export) as temp:
+        convert(model, temp, quantize)
     return ExportResult(out, size_of(out), time.perf_counter() - start)
+
+
+def _export_into(model, convert, out: Path, quantize: str) -> int:
+    """A one-file export written into the device or pipe ``out`` (its folder, /dev or /proc, takes no
+    temp file): converted in a private temp folder, then copied; returns its size in bytes."""
+    from fusionmat.io.write import atomic_write
+
+    with tempfile.TemporaryDirectory(prefix="fusionmat-export-") as folder:
+        converted = Path(folder) / ("model" + out.suffix)
+        convert(model, converted, quantize)
+
+        def copy(target: str) -> None:
+            with open(converted, "rb") as source, open(target, "wb") as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
+
+        atomic_write(out, copy)
+        return converted.stat().st_size
 
 
 def _signature(model):
