@@ -37,8 +37,10 @@ def check_pixels(width: int, height: int, what: str) -> None:
                           f"{limit}, about {limit / 1e6:.0f} MP)")
 
 
-def read_bounded(stream, what: str, limit: int = MAX_STREAM_BYTES) -> bytes:
-    """Everything ``stream`` holds, refused with BudgetError past ``limit`` bytes (never read further)."""
+def read_bounded(stream, what: str, limit: int | None = None) -> bytes:
+    """Everything ``stream`` holds, refused with BudgetError past ``limit`` bytes (default
+    :data:`MAX_STREAM_BYTES`; never read further)."""
+    limit = MAX_STREAM_BYTES if limit is None else limit
     data = stream.read(limit + 1)
     if len(data) > limit:
         raise BudgetError(f"{what}: more than {limit // (1024 * 1024)} MB; save it to a file first")

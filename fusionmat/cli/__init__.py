@@ -36,11 +36,21 @@ class Commands(click.Group):
 
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, interrupt)
+        warnings.showwarning = show_warning
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library's warning (Pillow's 'Corrupt EXIF data') as one line naming the image it came from."""
+    from fusionmat.cli.common import echo_warning
+    from fusionmat.run.process import current_image
+
+    image = current_image()
+    echo_warning(f"{image}: {message}" if image is not None else str(message))
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})

@@ -87,6 +87,10 @@ def predict(images, out, only, cutout, background, fit, composite_format, qualit
                        quality=quality)
     if single:
         target_format = _one_file_format(out, kind, plan)
+    for path in images:
+        if path != STDIO and Path(path).is_dir():
+            raise click.BadParameter(f"{path}: is a folder; for every image in it use: fusionmat batch {path}",
+                                     param_hint="IMAGES")
     _, session = session_or_exit(engine, threads, refine, plan, rotate=rotate, crop=crop, aspect=aspect,
                                  steps_dir=steps_dir, weights=weights_file, size=size, partial=partial)
     if single:
@@ -96,10 +100,6 @@ def predict(images, out, only, cutout, background, fit, composite_format, qualit
     from fusionmat.run.planning import plan_jobs, run_inputs
 
     paths = [Path(p) for p in images]
-    for path in paths:
-        if path.is_dir():
-            raise click.BadParameter(f"{path}: is a folder; for every image in it use: fusionmat batch {path}",
-                                     param_hint="IMAGES")
     out_dir = Path(out) if out is not None else None
     session.inputs = run_inputs(paths, plan)
     planned = plan_jobs(paths, (lambda path: out_dir) if out_dir is not None else (lambda path: path.parent), plan,

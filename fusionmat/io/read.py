@@ -58,10 +58,15 @@ def _as_rgb_mode(im: Image.Image) -> Image.Image:
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
+def label(source) -> str:
+    """How messages name a source: a path as it is, an open file (standard input, an upload) by its name."""
+    return str(getattr(source, "name", "standard input")) if hasattr(source, "read") else str(source)
+
+
 @contextmanager
 def _decoding(path):
     """Decoding failures as one-line ImageReadErrors naming ``path``; decompression bombs refused."""
-    path = getattr(path, "name", path) if hasattr(path, "read") else path  # an open file: its name
+    path = label(path)
     try:
         yield
     except FileNotFoundError:
@@ -115,15 +120,16 @@ def read_image(path: str | os.PathLike, *, dtype: type = np.float32) -> np.ndarr
         raise ValueError(f"dtype must be np.float32 or np.uint8, got {dtype!r}")
     convert = _to_rgb8 if dtype == np.uint8 else _to_rgb
     path = as_path(path)
+    name = label(path)
     with _decoding(path), opened(path) as source:
         with Image.open(source) as im:
-            refuse_bombs(im, path)
+            refuse_bombs(im, name)
             im.load()
             ImageOps.exif_transpose(im, in_place=True)  # no copy of the decoded photo
             rgb = convert(im)
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_SIDE:
-        raise ImageReadError(f"{path}: image is {w}x{h}, smaller than {MIN_SIDE} px on a side")
+        raise ImageReadError(f"{name}: image is {w}x{h}, smaller than {MIN_SIDE} px on a side")
     return rgb
 
 
@@ -179,7 +185,7 @@ def read_matte(path: str | os.PathLike) -> np.ndarray:
     path = as_path(path)
     with _decoding(path), opened(path) as source:
         with Image.open(source) as im:
-            refuse_bombs(im, path)
+            refuse_bombs(im, label(path))
             im.load()
             ImageOps.exif_transpose(im, in_place=True)
             return matte_values(im)

@@ -71,8 +71,21 @@ def load_background(text: str, fit: str = "cover") -> LoadedBackground:
     from fusionmat.io.read import read_image
 
     spec = parse_background(text)
+    if spec.path is not None and not spec.path.exists() and not spec.path.suffix:
+        raise ValueError(f"{text}: no such file, and not a colour; {colour_hint(text)}")
     picture = read_image(spec.path) if spec.path is not None else None
     return LoadedBackground(spec, picture, fit)
+
+
+def colour_hint(text: str) -> str:
+    """What --bg takes, with the closest colour names to a misspelt one ('whitee': white)."""
+    import difflib
+
+    from PIL import ImageColor
+
+    near = difflib.get_close_matches(text.lower(), list(ImageColor.colormap), n=3)
+    guess = f"did you mean {' or '.join(near)}? " if near else ""
+    return guess + "a background is a colour (white, #ffffff, #ffffff80, transparent), blur[:SIGMA] or a picture"
 
 
 def output_paths(image: Path, folder: Path, plan: OutputPlan) -> dict[str, Path]:

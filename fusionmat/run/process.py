@@ -120,11 +120,20 @@ def describe(image, exc: BaseException) -> str:
     return naming(image, " ".join(text.split()) or type(exc).__name__)
 
 
+_current = threading.local()
+
+
+def current_image() -> Path | str | None:
+    """The image this thread is processing (so a library's warning can be told with its name)."""
+    return getattr(_current, "image", None)
+
+
 def process(job: Job, session: Session) -> Outcome:
     """Do one image: read it, matte it (or take the given matte), write ``job.outputs``, keep what
     ``job.keep`` asks for. Never raises for the image's sake: a failure is the outcome's ``error``."""
     outcome = Outcome(job)
     clock = time.perf_counter()
+    _current.image = job.image
     try:
         stamp = _stamp(job)
         rgb = photo_of(job)
@@ -146,6 +155,8 @@ def process(job: Job, session: Session) -> Outcome:
         raise
     except Exception as exc:  # noqa: BLE001 - the error policy: one image's failure, whatever it is
         outcome.status, outcome.error, outcome.exception = FAILED, describe(job.image, exc), exc
+    finally:
+        _current.image = None
     return outcome
 
 
