@@ -269,6 +269,6 @@ def test_frames_over_the_pixel_budget_are_refused_before_decoding(clip, tmp_path
             raise AssertionError("a frame over the limit reached the engine")
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 192 * 144 - 1)
-    with pytest.raises(ImageReadError, match=r"walk\.mp4: frames of 192x144 = 27648 pixels, over the limit of 27647"):
+    with pytest.raises(ImageReadError, match=r"walk\.mp4: too many pixels \(192x144 = 27648, over the limit of 27647"):
         matte_video(clip, tmp_path / "out", engine=NeverCalled(), temporal=False)
     assert not (tmp_path / "out").exists()

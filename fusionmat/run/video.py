@@ -11,8 +11,9 @@ For each frame: the preprocessing decided once per shot (a new shot begins at a 
 Outputs are staged in the output folder (:mod:`fusionmat.io.staging`) and renamed when complete:
 Ctrl-C or a crash leaves no partial file at a final name, and an existing ``<stem>_cutout/`` is
 replaced only when it is an earlier PNG-sequence output. Frames keep their source timestamps (a
-variable frame rate stays variable); frames over Pillow's pixel limit are refused before they are
-decoded. A damaged video keeps the frames decoded up to the damage, and the report says so.
+variable frame rate stays variable); frames over the pixel budget (:mod:`fusionmat.limits`) are
+refused from the stream's header, before decoding. A damaged video keeps the frames decoded up
+to the damage, and the report says so.
 """
 from __future__ import annotations
 
@@ -159,17 +160,6 @@ def probe(path: str | os.PathLike):
     return container, container.streams.video[0]
 
 
-def refuse_big_frames(source: str | os.PathLike, width: int, height: int) -> None:
-    """ImageReadError naming ``source`` when a frame of ``width`` x ``height`` is over Pillow's pixel
-    limit (``PIL.Image.MAX_IMAGE_PIXELS``, the one pixel budget of fusionmat)."""
-    from PIL import Image
-
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit and width * height > limit:
-        raise ImageReadError(f"{source}: frames of {width}x{height} = {width * height} pixels, over the limit "
-                             f"of {limit}")
-
-
 def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = None, *, engine=None,
                 background: str | None = None, fit: str = "cover", alpha: str | None = None,
                 start: float | None = None, end: float | None = None, rotate="auto", crop="none",
@@ -231,11 +221,12 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
     from fusionmat.engines import DEFAULT_ENGINE, load_engine
     from fusionmat.io.staging import check_replaceable, staged
     from fusionmat.io.write import clean_stale_temps
+    from fusionmat.limits import check_pixels
     from fusionmat.matting.pipeline import matte_image
     from fusionmat.preprocess.chain import Preprocessor, build_preprocessor
     from fusionmat.run.temporal import Delayed, TemporalFilter, grey_thumbnail, is_cut
 
-    refuse_big_frames(source, stream.codec_context.width, stream.codec_context.height)
+    check_pixels(stream.codec_context.width, stream.codec_context.height, str(source))  # before any decoding
     cutout_folder = folder / f"{source.stem}_cutout"
     if alpha == "png":
         check_replaceable(cutout_folder, is_frame)  # refused now, not after the whole clip is matted
@@ -321,7 +312,7 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
                 continue
             if end is not None and t >= end:
                 break
-            refuse_big_frames(source, frame.width, frame.height)  # the size may change mid-stream
+            check_pixels(frame.width, frame.height, str(source))  # the size may change mid-stream: before converting
             pts = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + step)
             if last_pts is not None and pts <= last_pts:
                 pts = last_pts + 1  # an encoder needs rising timestamps
