@@ -225,3 +225,17 @@ def test_a_link_to_an_earlier_output_folder_is_kept(tmp_path):
         (temp / "000001.png").write_bytes(b"new")
     assert (tmp_path / "link").is_symlink() and (real / "000001.png").read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "link"]
+
+
+def test_a_temp_named_with_this_pid_that_this_process_did_not_make_is_stale(tmp_path):
+    """In a container every run may get the same pid: a temp a killed run left under the pid this
+    process has now must still be removed, while this process's own temps are kept."""
+    left = tmp_path / f".clip_cutout.{os.getpid()}-abcdefgh.part"
+    left.mkdir()
+    (left / "000001.png").write_bytes(b"frame")
+    (tmp_path / f".clip_matting.mp4.{os.getpid()}-abcdefgh.part.mp4").write_bytes(b"half")
+    with staged(tmp_path / "x_matting.mp4") as mine, staged(tmp_path / "x_cutout", folder=True) as frames:
+        removed = clean_stale_temps(tmp_path)
+        assert mine.exists() and frames.is_dir()
+    assert sorted(p.name for p in removed) == sorted([left.name, f".clip_matting.mp4.{os.getpid()}-abcdefgh.part.mp4"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x_cutout", "x_matting.mp4"]

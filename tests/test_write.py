@@ -145,7 +145,7 @@ def test_stale_temp_folders_of_dead_processes_are_removed(tmp_path):
     stale = tmp_path / f".clip_cutout.{dead.stdout.strip()}-k2j4h5g6.part"
     stale.mkdir()
     (stale / "000001.png").write_bytes(b"frame")
-    running = tmp_path / f".other_cutout.{os.getpid()}-abcdefgh.part"
+    running = tmp_path / f".other_cutout.{os.getppid()}-abcdefgh.part"  # a process that is running
     running.mkdir()
     assert clean_stale_temps(tmp_path) == [stale]
     assert sorted(os.listdir(tmp_path)) == [running.name]

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,13 @@ UNOWNED_AGE = 3600.0
 Owned = Callable[[str], bool]
 """Says whether an entry of an existing target folder is an earlier output that may be deleted;
 called with the path relative to the folder, with '/' between parts and after a folder's name."""
+
+
+_OPEN: set[str] = set()
+"""The temps this process made and has not committed or removed yet: a temp named with this
+process's pid but not in here was left by an earlier process that had the same pid (a container's
+processes often do)."""
+_OPEN_LOCK = threading.Lock()
 
 
 def _read_umask() -> int:
@@ -73,10 +81,13 @@ def make_temp(final: Path, *, folder: bool = False) -> Path:
     prefix, suffix = temp_affixes(final)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        if folder:
-            return Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=final.parent))
-        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=final.parent)
-        os.close(fd)
+        with _OPEN_LOCK:
+            if folder:
+                name = tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=final.parent)
+            else:
+                fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=final.parent)
+                os.close(fd)
+            _OPEN.add(os.path.abspath(name))
         return Path(name)
     except OSError as exc:
         raise OutputError(f"{final}: cannot write there: {os_reason(exc)}") from None
@@ -101,6 +112,9 @@ def staged(final: str | os.PathLike, *, folder: bool = False, owned: Owned | Non
     except BaseException:
         _remove_temp(temp)
         raise
+    finally:
+        with _OPEN_LOCK:
+            _OPEN.discard(os.path.abspath(temp))
 
 
 def check_replaceable(final: Path, owned: Owned | None = None) -> list[Path]:
@@ -146,28 +160,32 @@ def clean_stale_temps(folder: str | os.PathLike) -> list[Path]:
         if match is None:
             continue
         pid = match.group("pid")
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                if pid and not _alive(int(pid)):
-                    shutil.rmtree(entry.path)
-                    removed.append(Path(entry.path))
-            elif entry.is_file(follow_symlinks=False):
-                if not _alive(int(pid)) if pid else now - entry.stat().st_mtime > UNOWNED_AGE:
-                    os.unlink(entry.path)
-                    removed.append(Path(entry.path))
-        except OSError:
-            continue
+        with _OPEN_LOCK:  # a temp this process is making now is not stale
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if pid and _gone(int(pid), entry.path):
+                        shutil.rmtree(entry.path)
+                        removed.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    if _gone(int(pid), entry.path) if pid else now - entry.stat().st_mtime > UNOWNED_AGE:
+                        os.unlink(entry.path)
+                        removed.append(Path(entry.path))
+            except OSError:
+                continue
     return removed
 
 
-def _alive(pid: int) -> bool:
+def _gone(pid: int, path: str) -> bool:
+    """True when the process that made the temp at ``path`` (``pid`` in its name) has ended."""
+    if pid == os.getpid():
+        return os.path.abspath(path) not in _OPEN
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it exists, as another user's process
         return True
-    return True
+    except OSError:  # EPERM: it exists, as another user's process
+        return False
+    return False
 
 
 def _commit(temp: Path, final: Path, folder: bool, owned: Owned | None) -> None:
