@@ -207,26 +207,30 @@ def _replace_folder(temp: Path, final: Path, doomed: list[Path]) -> None:
     """Swap the finished folder ``temp`` in for the earlier output ``final`` (two renames), then
     delete the earlier output's checked entries; whatever else it holds by then stays."""
     aside = make_temp(final, folder=True)
-    os.rename(final, aside)  # over the empty ``aside``
     try:
-        os.rename(temp, final)
-    except OSError:
-        os.rename(aside, final)
-        raise
-    for path in doomed:  # deepest first: a folder is empty when its turn comes
-        old = aside / path.relative_to(final)
+        os.rename(final, aside)  # over the empty ``aside``
         try:
-            os.rmdir(old) if old.is_dir() and not old.is_symlink() else os.unlink(old)
+            os.rename(temp, final)
         except OSError:
-            pass
-    try:
-        os.rmdir(aside)
-    except OSError:  # something new arrived in it: kept, under a name the stale-temp cleaner skips
-        prefix, _ = temp_affixes(final)
+            os.rename(aside, final)
+            raise
+        for path in doomed:  # deepest first: a folder is empty when its turn comes
+            old = aside / path.relative_to(final)
+            try:
+                os.rmdir(old) if old.is_dir() and not old.is_symlink() else os.unlink(old)
+            except OSError:
+                pass
         try:
-            os.rename(aside, tempfile.mkdtemp(prefix=prefix, suffix=".kept", dir=final.parent))
-        except OSError:
-            pass
+            os.rmdir(aside)
+        except OSError:  # something new arrived in it: kept, under a name the stale-temp cleaner skips
+            prefix, _ = temp_affixes(final)
+            try:
+                os.rename(aside, tempfile.mkdtemp(prefix=prefix, suffix=".kept", dir=final.parent))
+            except OSError:
+                pass
+    finally:
+        with _OPEN_LOCK:
+            _OPEN.discard(os.path.abspath(aside))
 
 
 def _remove_temp(temp: Path) -> None:
