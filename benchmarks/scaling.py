@@ -95,7 +95,7 @@ def driver_memory(tmp: Path, count: int) -> None:
 
     start = time.perf_counter()
     report = fusionmat.batch(folder, tmp / "tiny_out", engine="selfie", rotate="none", crop="none",
-                             executor="ray", concurrency=2, on_event=sample)
+                             executor="ray", concurrency=2, on_outcome=sample)
     samples["end"] = rss_mb()
     click.echo(f"\n{count} tiny images on Ray (2 actors): {len(report.done)} done, {len(report.failed)} failed "
                f"in {time.perf_counter() - start:.0f} s; driver RSS (MB): "

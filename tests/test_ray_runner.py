@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import fusionmat
+import fusionmat.run.batch
 from fusionmat.cli import main
 from tests.conftest import import_or_skip, requires_weights
 from tests.test_batch import make_fault_folder
@@ -68,7 +69,7 @@ def test_ctrl_c_of_a_ray_run_leaves_nothing_partial_and_a_rerun_resumes(tmp_path
         if len(seen) == 2:
             raise KeyboardInterrupt
 
-    first = fusionmat.batch(src, out, engine="selfie", executor="ray", concurrency=1, on_event=interrupt_after_two)
+    first = fusionmat.batch(src, out, engine="selfie", executor="ray", concurrency=1, on_outcome=interrupt_after_two)
     assert first.interrupted and len(first.done) == 2  # recorded, then shown: the second event stopped it
     for matte in out.glob("*_matting.png"):  # whatever is at a final name is whole
         assert Image.open(matte).size[1] == 128
@@ -106,3 +107,44 @@ def test_cli_takes_urls_and_refuses_bad_folders(tmp_path):
     assert result.exit_code == 2 and "not a folder" in result.output
     result = CliRunner().invoke(main, ["batch", str(tmp_path), "--out", str(tmp_path / "file.txt")])
     assert result.exit_code == 2 and "is a file" in result.output
+
+
+class BrokenSpec(fusionmat.run.batch.SessionSpec):
+    """A session whose engine raises a plain RuntimeError for a photo with a pure red top-left
+    pixel (shipped to the actors by value: the actors cannot import the tests)."""
+
+    def build(self, engine=None, **session):
+        from fusionmat.engines.base import Engine
+        from fusionmat.run.process import Session
+
+        class Stub(Engine):
+            name = "stub"
+
+            def predict(self, image):
+                if tuple(np.asarray(image)[0, 0]) == (255, 0, 0):
+                    raise RuntimeError("the stub engine broke")
+                return np.ones(image.shape[:2], np.float32)
+
+        return Session(Stub(), "none", plan=self.plan, **session)
+
+
+def test_a_ray_actor_reports_a_non_fusionmat_error_as_that_images_failure(tmp_path, local_ray):
+    import sys
+
+    from fusionmat.run.batch import BatchConfig, Report, run_folder
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, red in (("good.png", False), ("bad.png", True)):
+        rgb = np.full((40, 40, 3), 100, np.uint8)
+        if red:
+            rgb[0, 0] = (255, 0, 0)
+        Image.fromarray(rgb).save(src / name)
+    spec = BrokenSpec("selfie")
+    images = sorted(src.iterdir())
+    report = run_folder(images, src, tmp_path / "out", spec, spec.build(), BatchConfig(executor="ray"),
+                        report=Report())
+    assert report.done == [str(src / "good.png")]
+    assert report.failed == [{"file": str(src / "bad.png"),
+                              "error": "unexpected error: RuntimeError: the stub engine broke"}]
