@@ -39,6 +39,8 @@ def stand_in_core():
     x = tf_keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
     x = tf_keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="down")(x)
     x = tf_keras.layers.UpSampling2D(2, interpolation="bilinear", name="up")(x)
+    x = tf_keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="down2")(x)
+    x = tf_keras.layers.UpSampling2D(2, interpolation="nearest", name="up2")(x)  # as the network's decoders
     matte = tf_keras.layers.Conv2D(1, 1, activation="sigmoid", name="alpha")(x)
     beta = tf_keras.layers.Conv2D(1, 1, name="beta")(x)
     core = tf_keras.Model(inputs, [matte, beta], name="stand_in")
@@ -129,13 +131,20 @@ def test_tflite_float32(tmp_path, stand_in, parity_image, keras_matte):
     np.testing.assert_allclose(run_tflite(out, parity_image), keras_matte, atol=1e-3)
 
 
-def test_onnx(tmp_path, stand_in, parity_image, keras_matte):
+def test_onnx(tmp_path, stand_in, parity_image, keras_matte, capfd):
     import onnx
     import onnxruntime
 
     out = export(tmp_path, stand_in, "onnx", "latefusion.onnx")
-    assert max(op.version for op in onnx.load(str(out)).opset_import if op.domain in ("", "ai.onnx")) >= 17
+    graph = onnx.load(str(out))
+    assert max(op.version for op in graph.opset_import if op.domain in ("", "ai.onnx")) >= 17
+    modes = [onnx.helper.get_attribute_value(a) for n in graph.graph.node if n.op_type == "Resize"
+             for a in n.attribute if a.name == "coordinate_transformation_mode"]
+    assert len(modes) == 2 and b"tf_half_pixel_for_nn" not in modes  # deprecated since opset 13
+    capfd.readouterr()
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    warnings = [line for line in capfd.readouterr().err.splitlines() if "[W:onnxruntime" in line]
+    assert warnings == []
     assert [i.name for i in session.get_inputs()] == ["image"]
     (matte,) = session.run(["matte"], {"image": parity_image})
     np.testing.assert_allclose(matte, keras_matte, atol=1e-3)
@@ -297,3 +306,30 @@ def test_an_earlier_export_folder_is_replaced_but_not_what_someone_added(tmp_pat
     result = CliRunner().invoke(main, export_args(stand_in, "savedmodel", out, "--overwrite"))
     assert result.exit_code == 1 and "notes.txt" in result.output and "refusing to replace it" in result.output
     assert (out / "notes.txt").read_text() == "mine" and (out / "saved_model.pb").is_file()
+
+
+@pytest.mark.parametrize("size", [(10, 14), (7, 9), (3, 5), (16, 6)])
+def test_the_rewritten_resize_takes_the_same_pixels(size):
+    """``half_pixel`` + ``round_prefer_ceil`` against tf2onnx's ``tf_half_pixel_for_nn`` + ``floor``,
+    both run by onnxruntime, upwards, downwards and at non-integer scales."""
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    from fusionmat.export.convert import current_resize_modes
+
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode="nearest",
+                            coordinate_transformation_mode="tf_half_pixel_for_nn", nearest_mode="floor")
+    graph = helper.make_graph([node], "resize", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 6, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [helper.make_tensor("sizes", TensorProto.INT64, [4], [1, 1, *size])])
+    old = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    new = onnx.ModelProto()
+    new.CopyFrom(old)
+    assert current_resize_modes(new.graph) == 1
+    x = np.arange(48, dtype=np.float32).reshape(1, 1, 6, 8)
+    cpu = ["CPUExecutionProvider"]
+    run = [onnxruntime.InferenceSession(m.SerializeToString(), providers=cpu).run(None, {"x": x})[0]
+           for m in (old, new)]
+    np.testing.assert_array_equal(run[0], run[1])
+    assert run[0].shape == (1, 1, *size)

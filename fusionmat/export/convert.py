@@ -187,11 +187,39 @@ def _tflite(model, out: Path, quantize: str) -> None:
 
 
 def _onnx(model, out: Path, quantize: str) -> None:
+    import onnx
     import tensorflow as tf
     import tf2onnx
 
     spec = (tf.TensorSpec(model.inputs[0].shape, tf.float32, name="image"),)
-    tf2onnx.convert.from_function(_signature(model), input_signature=spec, opset=ONNX_OPSET, output_path=str(out))
+    proto, _ = tf2onnx.convert.from_function(_signature(model), input_signature=spec, opset=ONNX_OPSET)
+    current_resize_modes(proto.graph)
+    onnx.save(proto, str(out))
+
+
+def current_resize_modes(graph) -> int:
+    """Give tf2onnx's nearest-neighbour ``Resize`` nodes a coordinate mode that is not deprecated;
+    returns how many were changed.
+
+    Keras' nearest ``UpSampling2D`` (the decoders') is TensorFlow's half-pixel nearest resize, which
+    tf2onnx writes as ``tf_half_pixel_for_nn`` with ``nearest_mode=floor``: deprecated since opset
+    13, and onnxruntime warns once per node when it loads the model. ``half_pixel`` with
+    ``round_prefer_ceil`` takes the same source pixel, floor((x + 0.5) / scale), at every scale.
+    """
+    from onnx import helper
+
+    changed = 0
+    for node in graph.node:
+        attributes = {a.name: a for a in node.attribute}
+        mode, nearest = attributes.get("coordinate_transformation_mode"), attributes.get("nearest_mode")
+        if (node.op_type == "Resize" and mode is not None and mode.s == b"tf_half_pixel_for_nn"
+                and nearest is not None and nearest.s == b"floor"):
+            node.attribute.remove(mode)
+            node.attribute.remove(nearest)
+            node.attribute.extend([helper.make_attribute("coordinate_transformation_mode", "half_pixel"),
+                                   helper.make_attribute("nearest_mode", "round_prefer_ceil")])
+            changed += 1
+    return changed
 
 
 def _coreml(model, out: Path, quantize: str) -> None:
