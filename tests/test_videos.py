@@ -152,7 +152,7 @@ def test_ctrl_c_leaves_no_partial_output(clip, tmp_path, monkeypatch):
     import fusionmat.matting.pipeline
     from fusionmat.run.video import matte_video
 
-    real, calls = fusionmat.matting.pipeline.matte_image, []
+    real, calls = fusionmat.matting.pipeline.run_engine, []
 
     def interrupted(*args, **kwargs):
         calls.append(1)
@@ -160,7 +160,7 @@ def test_ctrl_c_leaves_no_partial_output(clip, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(fusionmat.matting.pipeline, "matte_image", interrupted)
+    monkeypatch.setattr(fusionmat.matting.pipeline, "run_engine", interrupted)
     with pytest.raises(KeyboardInterrupt):
         matte_video(clip, tmp_path / "out", engine="selfie", background="white", alpha="png")
     assert list((tmp_path / "out").iterdir()) == []

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fusionmat.errors import ImageReadError, MissingDependencyError, OutputError
+from fusionmat.errors import FusionmatError, ImageReadError, MissingDependencyError, OutputError
 
 ALPHA_FORMATS = ("webm", "png")
 FRAME_NAME = re.compile(r"\d{6}\.png")
@@ -222,7 +222,8 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
     from fusionmat.io.staging import check_replaceable, staged
     from fusionmat.io.write import clean_stale_temps
     from fusionmat.limits import check_pixels
-    from fusionmat.matting.pipeline import matte_image
+    from fusionmat.matting.pipeline import refine_method
+    from fusionmat.run.process import Job, Session, process
     from fusionmat.preprocess.chain import Preprocessor, build_preprocessor
     from fusionmat.run.temporal import Delayed, TemporalFilter, grey_thumbnail, is_cut
 
@@ -244,7 +245,7 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
     delayed = Delayed() if temporal else None
     stamps: deque[int] = deque()  # output pts of the frames pushed and not yet emitted, in order
     written = [0]
-    fixed = None
+    session = Session(loaded, refine_method(loaded))  # the preprocessing is decided again at each cut
     previous_thumb = None
     first_pts = last_pts = None
     if folder.is_dir():
@@ -325,14 +326,18 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
             thumb = grey_thumbnail(rgb)
             if is_cut(previous_thumb, thumb):
                 report.shots += 1
-                fixed = Preprocessor(chooser.decide(rgb)) if chooser is not None else None
+                session = Session(loaded, session.refine,
+                                  Preprocessor(chooser.decide(rgb)) if chooser is not None else None)
                 if delayed is not None:
                     emit(delayed.flush())  # the last frame of the shot before: no neighbour across a cut
                 if smooth is not None:
                     smooth.reset()
             previous_thumb = thumb
-            matte = matte_image(rgb, loaded, preprocessor=fixed)
-            if not (matte > 0.5).any():
+            outcome = process(Job(f"{source} frame {report.frames + 1}", pixels=rgb, keep=("alpha",)), session)
+            if outcome.error:
+                raise FusionmatError(outcome.error)
+            matte = outcome.alpha
+            if not outcome.found:
                 report.frames_without_person += 1
             stamps.append(pts - first_pts)
             emit(delayed.push(rgb, matte) if delayed is not None else (rgb, matte))
