@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -178,3 +180,75 @@ def test_inference_size_rules():
     assert parse_size("608x800") == (800, 608)  # WIDTHxHEIGHT in, (height, width) out
     with pytest.raises(ValueError, match="multiples of 32"):
         parse_size("800x600")
+
+
+TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d|absl::InitializeLog|TensorFlow binary is optimized|"
+                         r"rebuild TensorFlow|oneDNN custom operations|cuInit")
+"""A line that TensorFlow's C++ logging (or absl's) printed."""
+
+
+def stderr_of(code: str, *args: str) -> list[str]:
+    """Standard error's lines of ``python -c code args`` run from the repository, with TensorFlow's
+    log level left to fusionmat (as a user's shell does)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done.stderr.splitlines()
+
+
+def test_latefusion_runs_without_tensorflow_start_up_lines(h5_files, tmp_path):
+    """absl, the CPU-feature note and, on a machine without an NVIDIA driver, the CUDA probe
+    (``failed call to cuInit``) are not a user's business."""
+    code = """
+import sys
+import numpy as np
+from fusionmat.engines.latefusion import LateFusionEngine
+
+engine = LateFusionEngine(weights=sys.argv[1], size=(96, 64))
+print(engine.predict(np.zeros((96, 64, 3), np.float32)).shape)
+"""
+    lines = stderr_of(code, str(h5_files["weights_only"]))
+    assert [line for line in lines if TF_LOG_LINE.search(line)] == []
+
+
+def test_export_runs_without_tensorflow_start_up_lines(tmp_path):
+    code = """
+import sys
+import fusionmat.export.convert as convert
+from fusionmat.cli import main
+from fusionmat.engines.latefusion_net.model import MEAN_PIXEL
+
+def stand_in(weights, h, w, partial=False):
+    def core(centred):  # called by for_export, which has imported TensorFlow by then (fusionmat's import)
+        import tf_keras
+
+        matte = tf_keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid")(centred)
+        return [matte, matte]
+
+    return convert.for_export(core, h, w, MEAN_PIXEL)
+
+convert.deployable_model = stand_in
+main(sys.argv[1:])
+"""
+    weights = tmp_path / "stand_in.h5"
+    weights.write_bytes(b"the stand-in needs no file")
+    lines = stderr_of(code, "export", "--format", "onnx", "--size", "64x96", "--weights", str(weights),
+                      "-o", str(tmp_path / "m.onnx"))
+    assert [line for line in lines if TF_LOG_LINE.search(line)] == []
+    assert lines[0].startswith("[1/2] building the network") and (tmp_path / "m.onnx").is_file()
+
+
+def test_only_the_lines_named_are_filtered_from_native_stderr(capfd):
+    """What TensorFlow writes that is not known start-up noise (a real error) still shows."""
+    import os
+
+    from fusionmat.quiet import native_stderr_filtered
+
+    with native_stderr_filtered(lambda line: "noise" in line):
+        os.write(2, b"noise: a CUDA probe\nE0000 a real error\nmore noise\npartial line without newline")
+    assert capfd.readouterr().err == "E0000 a real error\npartial line without newline"

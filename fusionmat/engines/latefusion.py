@@ -18,6 +18,7 @@ from fusionmat.io.read import to_float
 from fusionmat.matting.resize import resize_to, stride_size
 from fusionmat.engines.latefusion_net.model import STRIDE, build_latefusion, preprocess
 from fusionmat.engines.weights import find_latefusion_weights
+from fusionmat.quiet import tensorflow
 
 LONG_SIDE = 800
 FUSION_PREFIX = "fusion_"
@@ -64,9 +65,9 @@ class LateFusionEngine(Engine):
 
     def __init__(self, *, weights: str | os.PathLike | None = None, size: tuple[int, int] | None = None,
                  long_side: int = LONG_SIDE, partial: bool = False, threads: int | None = None) -> None:
-        import tensorflow as tf
-
         from fusionmat.engines.latefusion_net.h5weights import load_h5_weights
+
+        tf = tensorflow()
 
         path = find_latefusion_weights(weights)
         if threads:

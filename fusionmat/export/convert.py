@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fusionmat.quiet import tensorflow, tf_keras
+
 FORMATS = ("savedmodel", "tflite", "onnx", "coreml")
 SUFFIXES = {"savedmodel": "", "tflite": ".tflite", "onnx": ".onnx", "coreml": ".mlpackage"}
 FOLDER_FORMATS = ("savedmodel", "coreml")
@@ -52,15 +54,15 @@ def for_export(core, height: int, width: int, mean, name: str = "latefusion_matt
     """``core`` (mean-subtracted NxHxWx3 in, the matte first among its outputs) wrapped to the
     export contract: input ``image`` (1xHxWx3 RGB 0..255), mean subtraction inside, output ``matte``."""
     import numpy as np
-    import tf_keras
 
-    image = tf_keras.layers.Input((height, width, 3), batch_size=1, name="image")
-    centred = tf_keras.layers.Rescaling(1.0, offset=(-np.asarray(mean, np.float32)).tolist(),
+    keras = tf_keras()
+    image = keras.layers.Input((height, width, 3), batch_size=1, name="image")
+    centred = keras.layers.Rescaling(1.0, offset=(-np.asarray(mean, np.float32)).tolist(),
                                         name="subtract_mean")(image)
     outputs = core(centred)
     alpha = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-    matte = tf_keras.layers.Activation("linear", name="matte")(alpha)
-    return tf_keras.Model(image, matte, name=name)
+    matte = keras.layers.Activation("linear", name="matte")(alpha)
+    return keras.Model(image, matte, name=name)
 
 
 def size_of(path: Path) -> int:
@@ -154,8 +156,7 @@ def _export_into(model, convert, out: Path, quantize: str) -> int:
 
 
 def _signature(model):
-    import tensorflow as tf
-
+    tf = tensorflow()
     spec = tf.TensorSpec(model.inputs[0].shape, tf.float32, name="image")
 
     @tf.function(input_signature=[spec])
@@ -166,8 +167,7 @@ def _signature(model):
 
 
 def _savedmodel(model, out: Path, quantize: str) -> None:
-    import tensorflow as tf
-
+    tf = tensorflow()
     module = tf.Module()
     module.model = model
     module.serve = _signature(model)
@@ -175,8 +175,7 @@ def _savedmodel(model, out: Path, quantize: str) -> None:
 
 
 def _tflite(model, out: Path, quantize: str) -> None:
-    import tensorflow as tf
-
+    tf = tensorflow()
     converter = tf.lite.TFLiteConverter.from_concrete_functions([_signature(model).get_concrete_function()], model)
     if quantize == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -188,8 +187,9 @@ def _tflite(model, out: Path, quantize: str) -> None:
 
 def _onnx(model, out: Path, quantize: str) -> None:
     import onnx
-    import tensorflow as tf
     import tf2onnx
+
+    tf = tensorflow()
 
     spec = (tf.TensorSpec(model.inputs[0].shape, tf.float32, name="image"),)
     proto, _ = tf2onnx.convert.from_function(_signature(model), input_signature=spec, opset=ONNX_OPSET)

@@ -25,9 +25,9 @@ STRIDE = 32
 
 
 def _keras():
-    import tf_keras
+    from fusionmat.quiet import tf_keras
 
-    return tf_keras
+    return tf_keras()
 
 
 def _decoder(prefix: str, bottom, skips):
