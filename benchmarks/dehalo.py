@@ -16,10 +16,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from fusionmat.outputs.compose import composite, parse_background
-from fusionmat.matting.foreground import estimate_foreground
 from fusionmat.evaluate.metrics import soft_band_error
 from fusionmat.io.read import read_image
+from fusionmat.matting.foreground import estimate_foreground
+from fusionmat.outputs.compose import composite, parse_background
 
 
 def dehalo_errors(image, alpha, true_fg, colour) -> tuple[float, float]:

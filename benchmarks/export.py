@@ -47,7 +47,8 @@ def run_export(fmt: str, path: Path, image: np.ndarray) -> np.ndarray | None:
     if fmt == "onnx":
         import onnxruntime
 
-        return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": image})[0]
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(None, {"image": image})[0]
     return None
 
 

@@ -7,7 +7,8 @@ Usage:
 
 The committed gallery (docs/gallery/, linked from the README) uses only pictures whose licence
 allows it: scikit-image's astronaut (NASA, public domain), also tilted by 30 degrees and pasted
-small into scikit-image's chelsea (CC0), which show the rotate and crop steps at work. The released project's test photos
+small into scikit-image's chelsea (CC0), which show the rotate and crop steps at work. The released project's
+test photos
 in ../shared/samples are press and stock photos whose licences are not stated, so they are
 rendered only on request, into a folder that is not committed; there the released Late Fusion
 matte (``<stem>_matting.png`` beside each photo) is added as a reference row.

@@ -12,21 +12,20 @@ ground-truth matte paths relative to it. Prints one row per image, then the mean
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
 import numpy as np
 
 from fusionmat.engines import DEFAULT_ENGINE, ENGINES, load_engine
-from fusionmat.evaluate.scores import evaluate_pair
-from fusionmat.io.read import read_matte
 from fusionmat.evaluate.metrics import METRICS
+from fusionmat.evaluate.scores import evaluate_pair
+from fusionmat.io.read import read_image, read_matte
 from fusionmat.matting.pipeline import matte_image
-from fusionmat.preprocess.chain import NONE, NOTHING, Preprocessor, Settings, parse_aspect, parse_crop, parse_rotate
 from fusionmat.matting.refine import REFINE_CHOICES
-from fusionmat.io.read import read_image
+from fusionmat.preprocess.chain import NONE, NOTHING, Preprocessor, Settings, parse_aspect, parse_crop, parse_rotate
 
 
 @click.command()

@@ -18,12 +18,11 @@ import click
 import numpy as np
 
 from fusionmat.engines import DEFAULT_ENGINE, ENGINES, load_engine
-from fusionmat.io.read import read_matte
 from fusionmat.evaluate.metrics import mse, sad
+from fusionmat.io.read import read_image, read_matte
 from fusionmat.matting.pipeline import matte_image
-from fusionmat.preprocess.chain import Preprocessor, Settings, parse_crop, parse_rotate
-from fusionmat.io.read import read_image
 from fusionmat.matting.resize import resize_to
+from fusionmat.preprocess.chain import Preprocessor, Settings, parse_crop, parse_rotate
 
 
 def pairs(folder: Path) -> list[tuple[Path, Path]]:

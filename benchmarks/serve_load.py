@@ -152,9 +152,9 @@ def overhead(url: str, photo: bytes, engine: str, repeat: int = 5) -> None:
     import numpy as np
 
     import fusionmat
-    from fusionmat.outputs.plan import cutout
     from fusionmat.io.read import read_image
     from fusionmat.io.write import encode
+    from fusionmat.outputs.plan import cutout
 
     served = []
     for i in range(repeat):
@@ -171,7 +171,8 @@ def overhead(url: str, photo: bytes, engine: str, repeat: int = 5) -> None:
         encode(cut, "PNG", io.BytesIO())
         local.append(time.perf_counter() - start)
     s, lib = statistics.median(served), statistics.median(local)
-    click.echo(f"one photo, concurrency 1: server {s:.3f} s, library {lib:.3f} s, overhead {100 * (s / lib - 1):+.1f} %")
+    click.echo(f"one photo, concurrency 1: server {s:.3f} s, library {lib:.3f} s, "
+               f"overhead {100 * (s / lib - 1):+.1f} %")
 
 
 def take_screenshot(url: str, path: Path) -> None:

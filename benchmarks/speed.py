@@ -101,7 +101,8 @@ def main(engine, repeat, batch_count, workers, folder, skip_cold):
                            "--out", str(tmp / "out")]) for _ in range(repeat)]
             matte = tmp / "out" / f"{photo.stem}_matting.png"
             floor = [timed([sys.executable, "-c", IO_FLOOR, str(photo), str(tmp), str(matte)]) for _ in range(repeat)]
-            click.echo(f"{name:5s} {size[0]}x{size[1]}: predict cold median {statistics.median(r[0] for r in runs):.2f} s "
+            cold = statistics.median(r[0] for r in runs)
+            click.echo(f"{name:5s} {size[0]}x{size[1]}: predict cold median {cold:.2f} s "
                        f"(min {min(r[0] for r in runs):.2f}), peak RSS {max(r[1] for r in runs):.0f} MB; "
                        f"I/O floor {statistics.median(f[0] for f in floor):.2f} s")
 

@@ -148,7 +148,8 @@ def main(bench, clips, frames, long_side, engine):
         label = "frame by frame" if setting[0] == 0.0 else f"delay + strength {setting[0]}, motion {setting[1]}"
         means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
         click.echo(f"  {label:36s} SAD {means['sad']:7.3f}  MSE {means['mse']:.5f}  dtSSD {means['dtssd']:6.3f}")
-    click.echo(f"  end to end: {np.mean(speeds):.2f} fps (engine {engine}, long side {getattr(loaded, 'long_side', '-')})")
+    side = getattr(loaded, 'long_side', '-')
+    click.echo(f"  end to end: {np.mean(speeds):.2f} fps (engine {engine}, long side {side})")
 
 
 if __name__ == "__main__":

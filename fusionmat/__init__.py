@@ -29,7 +29,8 @@ _lock = threading.Lock()
 
 def load_engine(name: str | None = None, **options):
     """Build an engine by name ('modnet', the default; 'selfie'; 'latefusion'); see :mod:`fusionmat.engines`."""
-    from fusionmat.engines import DEFAULT_ENGINE, load_engine as _load
+    from fusionmat.engines import DEFAULT_ENGINE
+    from fusionmat.engines import load_engine as _load
 
     return _load(name or DEFAULT_ENGINE, **options)
 

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from fusionmat.io.folder import find_images
 from fusionmat.cli import main
+from fusionmat.io.folder import find_images
 from fusionmat.run.batch import default_out
 from tests.conftest import requires_weights
 

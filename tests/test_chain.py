@@ -5,8 +5,16 @@ import pytest
 
 from fusionmat.engines.base import Engine
 from fusionmat.matting.pipeline import matte_image
-from fusionmat.preprocess.chain import (NOTHING, Preprocessor, Settings, auto_angle, invert, parse_aspect,
-                                        parse_crop, parse_rotate)
+from fusionmat.preprocess.chain import (
+    NOTHING,
+    Preprocessor,
+    Settings,
+    auto_angle,
+    invert,
+    parse_aspect,
+    parse_crop,
+    parse_rotate,
+)
 from tests.conftest import requires_weights
 
 

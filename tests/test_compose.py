@@ -89,8 +89,8 @@ def test_composite_formula():
 
 def dehalo_errors(image, alpha, true_fg, colour=(0.0, 0.69, 0.25)):
     """Soft-band error against the exact composite on a flat colour: (raw pixels, estimated foreground)."""
-    from fusionmat.matting.foreground import estimate_foreground
     from fusionmat.evaluate.metrics import soft_band_error
+    from fusionmat.matting.foreground import estimate_foreground
 
     flat = np.broadcast_to(np.asarray(colour, np.float32), image.shape)
     exact = composite(true_fg, alpha, flat)

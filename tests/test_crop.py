@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusionmat.preprocess.crop import crop, subject_box
 from fusionmat.matting.resize import resize_to
+from fusionmat.preprocess.crop import crop, subject_box
 from tests.conftest import requires_weights
 
 

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from fusionmat import engines
 from fusionmat.cli.common import OPTION_FLAGS
 from fusionmat.engines.base import Engine
+from fusionmat.engines.weights import known_files
 from fusionmat.errors import MissingDependencyError
 from fusionmat.matting.refine import REFINERS
 from fusionmat.matting.upsample import UPSAMPLE_METHODS
-from fusionmat.engines.weights import known_files
 
 
 @pytest.mark.parametrize("name", list(engines.ENGINES))
@@ -49,7 +49,8 @@ def test_cli_says_which_extra_to_install(monkeypatch, tmp_path):
     assert "Traceback" not in result.output
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tf_keras" else real(name, *a))
-    result = CliRunner().invoke(main, ["export", "--format", "tflite", "--size", "64x64", "-o", str(tmp_path / "m.tflite")])
+    result = CliRunner().invoke(main, ["export", "--format", "tflite", "--size", "64x64",
+                                       "-o", str(tmp_path / "m.tflite")])
     assert result.exit_code == 1 and "pip install 'fusionmat[export]'" in result.output
 
 

@@ -116,7 +116,8 @@ def test_absurd_option_values_are_usage_errors(photos, option):
 @requires_weights
 def test_the_json_report_never_overwrites_an_input_and_dash_means_stdout(photos, tmp_path):
     before = (photos / "a.png").read_bytes()
-    result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(tmp_path / "o"), "--json", str(photos / "a.png")])
+    result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(tmp_path / "o"),
+                                       "--json", str(photos / "a.png")])
     assert result.exit_code == 1 and "refusing to overwrite an input file" in result.output
     assert (photos / "a.png").read_bytes() == before
     result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(tmp_path / "o"), "--json", "-"])

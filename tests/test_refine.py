@@ -84,7 +84,8 @@ def test_preload_imports_the_solver_only_for_closed_form():
     import subprocess
     import sys
 
-    script = ("import sys; from fusionmat.matting.refine import preload; preload('none'); a = 'pymatting' in sys.modules; "
+    script = ("import sys; from fusionmat.matting.refine import preload; preload('none'); "
+              "a = 'pymatting' in sys.modules; "
               "preload('closed-form'); print(a, 'pymatting' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]

@@ -14,7 +14,8 @@ from tests.conftest import requires_weights
 
 
 def test_library_modules_do_not_import_the_cli():
-    code = ("import sys, fusionmat, fusionmat.run.batch, fusionmat.outputs.plan, fusionmat.io.folder, fusionmat.outputs.resume; "
+    code = ("import sys, fusionmat, fusionmat.run.batch, fusionmat.outputs.plan, fusionmat.io.folder, "
+            "fusionmat.outputs.resume; "
             "print(sorted(m for m in sys.modules if m == 'click' or m.startswith('fusionmat.cli')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

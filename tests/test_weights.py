@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fusionmat.engines import weights
 from fusionmat.cli import main
+from fusionmat.engines import weights
 from fusionmat.errors import WeightsError
 
 

@@ -1,1 +1,2 @@
-"""From a photo to its alpha matte: the per-image pipeline, the people filter, upsampling, refinement and foreground colours."""
+"""From a photo to its alpha matte: the per-image pipeline, the people filter, upsampling, refinement and
+foreground colours."""

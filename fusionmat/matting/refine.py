@@ -80,8 +80,8 @@ def estimate_alpha_band(
     -------
     HxW float32 in [0, 1]. All zero, with a NoSubjectWarning, when nothing is foreground.
     """
-    from fusionmat.matting.guided import guided_upsample
     from fusionmat.io.read import to_float
+    from fusionmat.matting.guided import guided_upsample
     from fusionmat.matting.resize import resize_to, working_size
 
     h, w = prob.shape

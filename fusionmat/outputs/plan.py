@@ -4,15 +4,13 @@ Library code: every surface writes through :func:`fusionmat.run.process.process`
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from fusionmat.outputs.compose import Background
-from fusionmat.errors import FusionmatError, OutputError
-
 
 COMPOSITE_FORMATS = ("auto", "jpg", "png", "webp")
 """``--format`` of composites: auto is jpg, or png when the background is translucent."""
@@ -67,8 +65,8 @@ class LoadedBackground:
 
 def load_background(text: str, fit: str = "cover") -> LoadedBackground:
     """Parse ``--bg`` and read its picture; raises ValueError or ImageReadError with the reason."""
-    from fusionmat.outputs.compose import parse_background
     from fusionmat.io.read import read_image
+    from fusionmat.outputs.compose import parse_background
 
     spec = parse_background(text)
     if spec.path is not None and not spec.path.exists() and not spec.path.suffix:
@@ -134,9 +132,9 @@ def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: Mapping[str, Path],
     composite), which is written last, so a stamped anchor means the image's other outputs
     were written before it.
     """
+    from fusionmat.io.write import cutout_rgba, preview_image, save_image
     from fusionmat.matting.foreground import estimate_layers
     from fusionmat.outputs.resume import STAMP_KEY, anchor
-    from fusionmat.io.write import cutout_rgba, preview_image, save_image
 
     if "concat" in paths:
         save_image(paths["concat"], preview_image(rgb, alpha))
@@ -177,8 +175,8 @@ def render(rgb: np.ndarray, alpha: np.ndarray, kind: str, plan: OutputPlan):
 def cutout(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """The people of ``image`` as HxWx4 float32 RGBA: foreground colours estimated (no old
     background in the hair), ``alpha`` as the fourth channel."""
-    from fusionmat.matting.foreground import estimate_layers
     from fusionmat.io.write import cutout_rgba
+    from fusionmat.matting.foreground import estimate_layers
 
     fg, _ = estimate_layers(image, alpha)
     return cutout_rgba(fg, alpha)

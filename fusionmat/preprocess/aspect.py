@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from fusionmat.limits import check_pixels
-from fusionmat.preprocess import Transformed, identity
 from fusionmat.matting.resize import resize_to
+from fusionmat.preprocess import Transformed, identity
 
 MAX_RATIO = 20.0
 """Longest side over shortest of an aspect ratio that is taken: no photo is squashed further."""

@@ -12,13 +12,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fusionmat.io.read import to_float
+from fusionmat.matting.resize import resize_to, working_size
 from fusionmat.preprocess import Transformed
 from fusionmat.preprocess.aspect import parse_ratio, restore_aspect
 from fusionmat.preprocess.crop import Box, crop, subject_box
-from fusionmat.preprocess.rotate import (MIN_TILT, UPRIGHT_VIEWS, estimate_tilt, looks_upright, read_lean, rotate,
-                                        split_angle)
-from fusionmat.io.read import to_float
-from fusionmat.matting.resize import resize_to, working_size
+from fusionmat.preprocess.rotate import (
+    MIN_TILT,
+    UPRIGHT_VIEWS,
+    estimate_tilt,
+    looks_upright,
+    read_lean,
+    rotate,
+    split_angle,
+)
 
 AUTO, NONE = "auto", "none"
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusionmat.preprocess.detect import Detection, Detector, suppress
 from fusionmat.errors import StepError
 from fusionmat.preprocess import Transformed, identity
+from fusionmat.preprocess.detect import Detection, Detector, suppress
 
 Box = tuple[int, int, int, int]
 """(x, y, width, height) in pixels."""
@@ -46,8 +46,8 @@ def person_box(face: Detection, image_height: int) -> tuple[float, float, float,
     """(x0, y0, x1, y1) that holds an upright person, from the box of their face.
 
     Shoulders span about three face widths; with arms, a held helmet or a bag a person is
-    wider, so the box is seven face widths wide. It starts half a face above the face (hair) and runs to the bottom of the
-    image (the body, however much of it is in the frame).
+    wider, so the box is seven face widths wide. It starts half a face above the face (hair) and runs to the
+    bottom of the image (the body, however much of it is in the frame).
     """
     x0, y0, x1, y1 = face.box
     cx, fw, fh = (x0 + x1) / 2.0, x1 - x0, y1 - y0

@@ -11,9 +11,9 @@ import math
 import cv2
 import numpy as np
 
-from fusionmat.preprocess.detect import Detection, Detector
 from fusionmat.limits import check_pixels
 from fusionmat.preprocess import Transformed, identity
+from fusionmat.preprocess.detect import Detection, Detector
 
 MIN_TILT = 10.0
 """Automatic rotation leaves tilts smaller than this alone (upright portraits vary by that much)."""

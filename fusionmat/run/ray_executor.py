@@ -22,7 +22,6 @@ from fusionmat.errors import FusionmatError, MissingDependencyError
 from fusionmat.run.batch import BatchConfig, SessionSpec
 from fusionmat.run.process import DONE, FAILED, Job, Outcome
 
-
 SMALL_JOB = 1000
 """Up to this many images, one image per block: results (and the progress bar) move image by image."""
 MAX_BLOCKS = 10000

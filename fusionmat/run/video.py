@@ -223,8 +223,8 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
     from fusionmat.io.write import clean_stale_temps
     from fusionmat.limits import check_pixels
     from fusionmat.matting.pipeline import refine_method
-    from fusionmat.run.process import Job, Session, process
     from fusionmat.preprocess.chain import Preprocessor, build_preprocessor
+    from fusionmat.run.process import Job, Session, process
     from fusionmat.run.temporal import Delayed, TemporalFilter, grey_thumbnail, is_cut
 
     check_pixels(stream.codec_context.width, stream.codec_context.height, str(source))  # before any decoding

@@ -95,8 +95,8 @@ class Workers:
     def answer(self, data: bytes, key: str, options: dict, picture: np.ndarray | None) -> bytes:
         """The requested output of one uploaded photo, encoded (in a pool thread), through
         :func:`fusionmat.run.process.process`; its matte is cached by ``key`` (8-bit)."""
-        from fusionmat.run.process import Job, process
         from fusionmat.io.write import encode
+        from fusionmat.run.process import Job, process
 
         with self.cache_lock:
             cached = self.cache.get(key)
