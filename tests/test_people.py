@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusionmat.matting.people import keep_people
+from fusionmat.matting.people import ENOUGH, FACE_SURE, SURE, UNSURE, PersonCheck, best_on, keep_people
+from fusionmat.preprocess.detect import Detection
 from tests.conftest import SHARED, requires_shared, requires_weights
 
 
@@ -94,3 +95,135 @@ def cv2_distance_from(mask: np.ndarray) -> np.ndarray:
     import cv2
 
     return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+
+
+def matte_and_warnings(image: np.ndarray, engine, preprocess: bool) -> tuple[np.ndarray, list[str]]:
+    """The final matte of ``image`` and the no-person warnings it raised."""
+    import warnings
+
+    from fusionmat.matting.pipeline import matte_image
+    from fusionmat.matting.refine import NoSubjectWarning
+    from fusionmat.preprocess.chain import Preprocessor, Settings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        matte = matte_image(image, engine, preprocessor=Preprocessor(Settings()) if preprocess else None)
+    return matte, [str(w.message) for w in caught if issubclass(w.category, NoSubjectWarning)]
+
+
+@requires_weights
+@pytest.mark.parametrize("engine_fixture", ["modnet_engine", "selfie_engine"])
+@pytest.mark.parametrize("picture", ["coffee", "chelsea"])
+@pytest.mark.parametrize("preprocess", [False, True])
+def test_a_picture_without_a_person_gets_an_empty_matte_and_the_warning(request, engine_fixture, picture, preprocess):
+    """The issue's failure: a cup of coffee and a cat were matted (mean alpha 0.18-0.72)."""
+    from skimage import data
+
+    matte, warned = matte_and_warnings(getattr(data, picture)(), request.getfixturevalue(engine_fixture), preprocess)
+    assert matte.max() == 0.0
+    assert warned == ["no person found; the matte is empty"]
+
+
+@requires_weights
+@pytest.mark.parametrize("engine_fixture", ["modnet_engine", "selfie_engine"])
+def test_without_the_check_the_segmentation_takes_the_cat_for_a_person(request, engine_fixture):
+    """What the check is for: the person segmentation alone mattes most of chelsea."""
+    from skimage import data
+
+    engine = request.getfixturevalue(engine_fixture)
+    owner = engine.people if engine_fixture == "modnet_engine" else engine
+    check, owner.check = owner.check, None
+    try:
+        matte, warned = matte_and_warnings(data.chelsea(), engine, False)
+    finally:
+        owner.check = check
+    assert matte.mean() > 0.3 and warned == []
+
+
+@requires_weights
+@pytest.mark.parametrize("engine_fixture", ["modnet_engine", "selfie_engine"])
+@pytest.mark.parametrize("preprocess", [False, True])
+def test_the_astronaut_is_found_and_matted(request, engine_fixture, preprocess, astronaut):
+    matte, warned = matte_and_warnings(astronaut, request.getfixturevalue(engine_fixture), preprocess)
+    assert warned == []
+    assert matte[250:400, 150:300].mean() > 0.9  # her suit
+    assert matte[20:120, 420:500].mean() < 0.05   # the background at the top right
+
+class Fixed:
+    """A stand-in detector: its detections for every image (or only for images of ``shape``), calls recorded."""
+
+    def __init__(self, detections: list[Detection], shape: tuple[int, int] | None = None) -> None:
+        self.detections, self.shape, self.calls = detections, shape, []
+
+    def detect(self, image, *, min_score=None):
+        self.calls.append(image.shape[:2])
+        return list(self.detections) if self.shape in (None, image.shape[:2]) else []
+
+    def detect_in_tiles(self, image, *, min_score=None):
+        return []
+
+
+def check_with(faces: list[Detection], bodies: list[Detection], face_shape=None) -> PersonCheck:
+    check = object.__new__(PersonCheck)  # no models loaded
+    check.faces, check.bodies = Fixed(faces, face_shape), Fixed(bodies)
+    return check
+
+
+def at(score: float, x: float, y: float, size: float = 10.0, lean: tuple[float, float] = (0.0, -1.0)) -> Detection:
+    """A detection centred at (x, y); as a body, its hips -> head line points along ``lean`` (default: up)."""
+    hips = np.array([x, y + 30.0])
+    return Detection(score, (x - size / 2, y - size / 2, x + size / 2, y + size / 2),
+                     np.stack([hips, hips + 60.0 * np.array(lean)]))
+
+
+IMAGE = np.zeros((100, 100, 3), np.float32)
+PERSON_MASK = np.zeros((100, 100), np.float32)
+PERSON_MASK[20:100, 30:70] = 1.0  # the segmentation: a person in the middle (the same when mirrored)
+
+
+def test_only_detections_whose_box_holds_some_of_the_segmentation_count():
+    assert best_on([at(0.9, 10, 10), at(0.6, 50, 50), at(0.5, 45, 80)], PERSON_MASK) == 0.6
+    assert best_on([at(0.9, 10, 10)], PERSON_MASK) == 0.0
+    assert best_on([at(0.8, 27, 50, size=8)], PERSON_MASK) == 0.8  # its edge overlaps the person
+    assert best_on([at(0.9, -20, 500, size=4)], PERSON_MASK) == 0.0  # off the grid
+
+
+def test_a_strong_face_on_the_person_is_enough_and_no_body_is_looked_for():
+    check = check_with([at(FACE_SURE, 50, 30)], [])
+    assert check(IMAGE, PERSON_MASK)
+    assert check.bodies.calls == []
+
+
+@pytest.mark.parametrize("faces, bodies, expected", [
+    ([at(0.95, 10, 10)], [], False),                       # a face beside the segmentation: a poster
+    ([at(0.6, 50, 30)], [at(SURE - 0.6, 50, 40)], True),   # a weak face and a body: enough at once
+    ([at(0.3, 50, 30)], [at(0.55, 50, 40)], False),        # both weak: nobody, at once
+    ([], [at(0.99, 50, 40)], False),                       # a body alone is not enough (a motorbike)
+])
+def test_face_and_body_scores_decide_together(faces, bodies, expected):
+    assert check_with(faces, bodies)(IMAGE, PERSON_MASK) is expected
+
+
+def test_an_unclear_case_gets_a_second_look_at_the_mirrored_photo():
+    check = check_with([at(0.55, 50, 30)], [at(0.7, 50, 40)])
+    assert UNSURE <= 0.55 + 0.7 < SURE and 0.55 + 0.7 >= ENOUGH
+    assert check(IMAGE, PERSON_MASK)
+    assert len(check.bodies.calls) == 2  # the photo and its mirror image
+    assert UNSURE <= 0.45 + 0.6 < ENOUGH
+    assert not check_with([at(0.45, 50, 30)], [at(0.6, 50, 40)])(IMAGE, PERSON_MASK)
+
+
+def test_the_face_of_a_leaning_body_is_looked_for_with_the_photo_turned_upright():
+    image, person = np.zeros((60, 100, 3), np.float32), np.ones((60, 100), np.float32)
+    lying = at(0.5, 50, 30, lean=(1.0, 0.0))  # head to the right: the photo is turned a quarter
+    face_when_turned = check_with([at(0.7, 30, 50)], [lying], face_shape=(100, 60))
+    assert face_when_turned(image, person)  # 0.7 + 0.5 on both views
+    assert (100, 60) in face_when_turned.faces.calls
+    upright = check_with([at(0.7, 30, 50)], [at(0.5, 50, 30)], face_shape=(100, 60))
+    assert not upright(image, person)  # not leaning: not turned, no face, a body alone
+
+
+def test_an_empty_segmentation_is_nobody_without_running_a_detector():
+    check = check_with([at(0.99, 50, 30)], [at(0.99, 50, 40)])
+    assert not check(IMAGE, np.zeros((100, 100), np.float32))
+    assert check.faces.calls == [] and check.bodies.calls == []

