@@ -3,13 +3,8 @@
 ``estimate_alpha_band`` solves closed-form matting (Levin et al., via pymatting) only in an
 uncertainty band around the probability's 0.5 contour, on a working copy of the photo, and
 brings the result to full size with a guided filter (edges follow the photo; see
-``fusionmat.matting.guided``). Measured on ../shared/bench/plain (mean SAD / MSE / Grad / Conn, refine
-seconds per image):
-- 512 px, band 5, bilinear upsampling: 11.63 / 0.0127 / 7.65 / 11.20, 0.110 s
-- 512 px, band 5, guided upsampling:   11.60 / 0.0126 / 7.60 / 11.12, 0.113 s
-- 384 px, band 4, guided upsampling:   11.55 / 0.0126 / 7.58 / 11.08, 0.063 s (chosen)
-- 320 px, band 4 / 256 px, band 3, guided: 11.69 / 11.76 SAD, and worse on bench/small.
-The band scales with the working size (about 1 % of its long side).
+``fusionmat.matting.guided``). The band scales with the working size (about 1 % of its long
+side); the working size and band were chosen on the benchmark in docs/benchmarks.md.
 """
 from __future__ import annotations
 

@@ -10,13 +10,8 @@ UPSAMPLE_METHODS = ("guided", "bilinear")
 GUIDED_RADIUS = 1
 """Guided filter window radius, in pixels of the engine's grid."""
 GUIDED_EPS = 1e-4
-"""Guided filter regularisation: small, so the matte follows even faint edges of the photo.
-
-Radius / eps on ../shared/bench with modnet (mean SAD plain / rotated / small / squashed):
-1 / 1e-4 4.646 / 5.176 / 0.768 / 2.228; 1 / 1e-3 4.654 / 5.205 / 0.781 / 2.236; 2 / 1e-4 4.645 /
-5.215 / 0.780 / 2.231; 1 / 1e-5 4.647 / 5.164 / 0.765 / 2.223; bilinear 4.676 / 5.207 / 0.784 /
-2.242. The bench photos are under 1 MP, so the choice matters little there; on a 1920x1280
-photo with a true hair matte guided beat bilinear clearly (SAD 29.1 -> 27.7, issue 12)."""
+"""Guided filter regularisation: small, so the matte follows even faint edges of the photo
+(the radius / eps sweep is in docs/benchmarks.md)."""
 
 
 def upsample_matte(image: np.ndarray, matte: np.ndarray, method: str = "bilinear") -> np.ndarray:

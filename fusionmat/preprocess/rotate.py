@@ -42,9 +42,8 @@ def fill_corners(image: np.ndarray, matrix: np.ndarray, height: int, width: int)
     """Warp ``image`` with ``matrix`` onto a ``height`` x ``width`` canvas and fill the new corners.
 
     The corners get the nearest edge pixels, blurred over 5 % of the canvas: black corners look
-    like a dark object to a segmenter and plain repeated edges like streaks of one; measured on
-    ../shared/bench/rotated (mean SAD / MSE): black 18.8 / 0.050, repeated 10.7 / 0.022,
-    mirrored 12.9 / 0.030, repeated and blurred 9.5 / 0.018.
+    like a dark object to a segmenter and plain repeated edges like streaks of one (the
+    comparison is in docs/benchmarks.md).
     """
     size = (width, height)
     warped = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -140,8 +139,7 @@ def looks_upright(readings: dict[View, tuple[float, float] | None], *, max_lean:
 
     True when the person detector, on the image as it is and mirrored, finds a person both
     times (score >= ``min_score``) and their mean lean is under ``max_lean`` degrees (the
-    smallest tilt that automatic rotation corrects). On ../shared/bench/plain, rotated and
-    small it changes no decision.
+    smallest tilt that automatic rotation corrects); it changes no decision on the benchmarks.
     """
     found = [readings.get(view) for view in UPRIGHT_VIEWS]
     if any(r is None or r[1] < min_score for r in found):

@@ -12,14 +12,8 @@ import numpy as np
 STRENGTH = 0.7
 """Weight of the previous matte where the picture is still (0: no filtering)."""
 MOTION_SCALE = 0.06
-"""Picture change (grey level, 0..1, smoothed) at which the weight has fallen to 1/e of STRENGTH.
-
-Chosen on `python benchmarks/video.py ../shared/bench/plain` (two 120-frame 720p clips, modnet
-at 576 px), mean SAD / dtSSD against frame by frame (5.517 / 4.093), with the one-frame delay
-(threshold 0.2) first: smoothing 0.7 / 0.06 +1.6 % / -30.4 %; 0.75 / 0.06 +3.3 % / -30.9 %;
-0.8 / 0.06 +5.5 % / -31.3 %; 0.75 / 0.05 +1.2 % / -29.9 %; 0.75 / 0.08 +8.2 % / -32.0 %.
-Earlier, with the motion measured at full size: one-frame delay alone -2.2 % / -14.2 %;
-smoothing alone 0.8 / 0.1 +15.9 % / -30.6 % (moving edges start to smear)."""
+"""Picture change (grey level, 0..1, smoothed) at which the weight has fallen to 1/e of STRENGTH
+(chosen with benchmarks/video.py; the sweep is in docs/benchmarks.md)."""
 CUT_THRESHOLD = 0.2
 """Mean absolute change of a 32x32 grey thumbnail above which a new shot begins."""
 
