@@ -135,3 +135,22 @@ def _import_tensorflow():
     absl_logging.set_verbosity(absl_logging.ERROR)
     tf.get_logger().setLevel(logging.ERROR)
     return tf
+
+
+def coremltools():
+    """The ``coremltools`` module, with TensorFlow imported first through :func:`tensorflow`, and
+    without the warnings it logs as it loads: one per native library it lacks ("Failed to load
+    _MLModelProxy": off macOS there are none, and none is needed to convert) and one because
+    TensorFlow is newer than it was tested with (``export``'s tests check the contract). Its
+    warnings while converting, and its errors, still show."""
+    import logging
+
+    tensorflow()
+    logger = logging.getLogger("coremltools")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        import coremltools as module
+    finally:
+        logger.setLevel(level)
+    return module

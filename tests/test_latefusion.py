@@ -97,7 +97,7 @@ def test_cli_loads_keras2_file_and_reproduces_parity(h5_files, recipe_model, par
 
     Image.fromarray(parity_input).save(tmp_path / "parity.png")
     result = CliRunner().invoke(main, ["predict", str(tmp_path / "parity.png"), "--engine", "latefusion",
-                                       "--weights", str(h5_files["weights_only"]), "--size", "64x96"])
+                                       "-E", f"weights={h5_files['weights_only']}", "-E", "size=64x96"])
     assert result.exit_code == 0, result.output
     matte = np.asarray(Image.open(tmp_path / "parity_matting.png"), dtype=np.float32) / 255.0
     if (REFERENCE / "parity_expected.npz").is_file():
@@ -168,7 +168,7 @@ def test_missing_weights_file_says_where_it_looked(tmp_path, monkeypatch):
     Image.new("RGB", (64, 64)).save(tmp_path / "x.png")
     result = CliRunner().invoke(main, ["predict", str(tmp_path / "x.png"), "--engine", "latefusion"])
     assert result.exit_code == 1
-    assert "Late Fusion weights not found (looked at" in result.output and "--weights FILE" in result.output
+    assert "Late Fusion weights not found (looked at" in result.output and "-E weights=FILE" in result.output
 
 
 def test_inference_size_rules():
@@ -183,8 +183,9 @@ def test_inference_size_rules():
 
 
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d|absl::InitializeLog|TensorFlow binary is optimized|"
-                         r"rebuild TensorFlow|oneDNN custom operations|cuInit")
-"""A line that TensorFlow's C++ logging (or absl's) printed."""
+                         r"rebuild TensorFlow|oneDNN custom operations|cuInit|"
+                         r"Failed to load _ML|has not been tested with coremltools")
+"""A line that TensorFlow's C++ logging (or absl's) printed, or coremltools as it loads."""
 
 
 def stderr_of(code: str, *args: str) -> list[str]:
@@ -216,7 +217,8 @@ print(engine.predict(np.zeros((96, 64, 3), np.float32)).shape)
     assert [line for line in lines if TF_LOG_LINE.search(line)] == []
 
 
-def test_export_runs_without_tensorflow_start_up_lines(tmp_path):
+@pytest.mark.parametrize("fmt, name", [("onnx", "m.onnx"), ("coreml", "m.mlpackage")])
+def test_export_runs_without_tensorflow_start_up_lines(tmp_path, fmt, name):
     code = """
 import sys
 import fusionmat.export.convert as convert
@@ -237,10 +239,10 @@ main(sys.argv[1:])
 """
     weights = tmp_path / "stand_in.h5"
     weights.write_bytes(b"the stand-in needs no file")
-    lines = stderr_of(code, "export", "--format", "onnx", "--size", "64x96", "--weights", str(weights),
-                      "-o", str(tmp_path / "m.onnx"))
+    lines = stderr_of(code, "export", "--format", fmt, "--size", "64x96", "--weights", str(weights),
+                      "-o", str(tmp_path / name))
     assert [line for line in lines if TF_LOG_LINE.search(line)] == []
-    assert lines[0].startswith("[1/2] building the network") and (tmp_path / "m.onnx").is_file()
+    assert lines[0].startswith("[1/2] building the network") and (tmp_path / name).exists()
 
 
 def test_only_the_lines_named_are_filtered_from_native_stderr(capfd):

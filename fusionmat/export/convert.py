@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fusionmat.quiet import tensorflow, tf_keras
+from fusionmat.quiet import coremltools, tensorflow, tf_keras
 
 FORMATS = ("savedmodel", "tflite", "onnx", "coreml")
 SUFFIXES = {"savedmodel": "", "tflite": ".tflite", "onnx": ".onnx", "coreml": ".mlpackage"}
@@ -223,7 +223,7 @@ def current_resize_modes(graph) -> int:
 
 
 def _coreml(model, out: Path, quantize: str) -> None:
-    import coremltools as ct
+    ct = coremltools()
 
     _, h, w, _ = model.inputs[0].shape
     mlmodel = ct.convert(
