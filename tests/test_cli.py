@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from fusionmat import __version__
-from fusionmat.engines import weights
 from fusionmat.cli import main
+from fusionmat.engines import weights
 from tests.conftest import requires_weights
 
 
@@ -152,15 +152,20 @@ def test_tampered_weights_are_refused(photo_dir, monkeypatch, tmp_path):
     assert "corrupt  selfie_segmentation.tflite" in listing.output
 
 
-def test_weights_option_is_for_latefusion(photo_dir):
-    result = CliRunner().invoke(main, ["predict", str(photo_dir / "astro.png"), "--weights", "x.h5"])
-    assert result.exit_code == 2 and "--weights do not apply to --engine modnet; they are for --engine latefusion" in result.output
+def test_engine_options_come_from_the_engines_declaration(photo_dir):
+    result = CliRunner().invoke(main, ["predict", str(photo_dir / "astro.png"), "-E", "weights=x.h5"])
+    assert result.exit_code == 2 and "engine modnet has no option 'weights' (it takes long_side" in result.output
+    bad = CliRunner().invoke(main, ["predict", str(photo_dir / "astro.png"), "-E", "long_side=abc"])
+    assert bad.exit_code == 2 and "engine option long_side must be a whole number" in bad.output
+    listing = CliRunner().invoke(main, ["engines"])
+    assert listing.exit_code == 0 and "-E long_side=" in listing.output and "-E weights=" in listing.output
 
 
 @requires_weights
 def test_default_engine_never_imports_tensorflow(photo_dir):
     code = ("import sys; from fusionmat.cli import main\n"
-            f"try: main(['predict', {str(photo_dir / 'astro.png')!r}])\nexcept SystemExit as e: assert e.code in (0, None)\n"
+            f"try: main(['predict', {str(photo_dir / 'astro.png')!r}])\n"
+            "except SystemExit as e: assert e.code in (0, None)\n"
             "print('TF', [m for m in ('tensorflow', 'tf_keras', 'keras') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "TF []" in out.stdout, out.stdout + out.stderr

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 import sys
 
 import pytest
 from click.testing import CliRunner
 
 from fusionmat import engines
-from fusionmat.cli.common import OPTION_FLAGS
-from fusionmat.engines.base import Engine
+from fusionmat.engines.base import Engine, Option
 from fusionmat.engines.weights import known_files
 from fusionmat.errors import MissingDependencyError
 from fusionmat.matting.refine import REFINERS
@@ -21,7 +21,8 @@ def test_every_engine_declares_what_the_pipeline_and_cli_need(name):
     cls = engines.engine_class(name)
     assert issubclass(cls, Engine) and cls.name == name
     assert set(cls.files) <= set(known_files())
-    assert set(cls.options) <= set(OPTION_FLAGS)
+    keywords = inspect.signature(cls.__init__).parameters
+    assert cls.options and all(isinstance(o, Option) and o.name in keywords and o.help for o in cls.options)
     assert cls.refine in REFINERS and cls.upsample in UPSAMPLE_METHODS
 
 
@@ -62,3 +63,23 @@ def test_tensorflow_is_not_a_core_requirement():
     assert heavy == []
     latefusion = [r for r in requirements if 'extra == "latefusion"' in r]
     assert any(r.startswith("tensorflow") for r in latefusion) and any(r.startswith("tf") for r in latefusion)
+
+
+@pytest.mark.parametrize("name", list(engines.ENGINES))
+def test_engine_options_are_parsed_and_checked_from_the_declaration(name):
+    cls = engines.engine_class(name)
+    with pytest.raises(ValueError, match=f"engine {name} has no option 'nonsense'"):
+        cls.parse_options({"nonsense": "1"})
+    booleans = [o.name for o in cls.options if o.parse.__name__ == "parse_bool"]
+    for option in booleans:
+        assert cls.parse_options({option: "false"}) == {option: False}
+        with pytest.raises(ValueError, match=f"engine option {option} must be true or false"):
+            cls.parse_options({option: "maybe"})
+
+
+def test_a_number_option_refuses_what_the_network_cannot_take():
+    cls = engines.engine_class("modnet")
+    assert cls.parse_options({"long_side": "640"}) == {"long_side": 640}
+    for text in ("641", "100000", "nan", "-32"):
+        with pytest.raises(ValueError, match="long_side must be a whole number from 256 to 2048"):
+            cls.parse_options({"long_side": text})

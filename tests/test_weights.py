@@ -145,7 +145,7 @@ def test_latefusion_search_order(monkeypatch, tmp_path):
     (tmp_path / "weights" / "latefusion.h5").write_bytes(b"x")
     assert weights.find_latefusion_weights() == Path("weights") / "latefusion.h5"
     listing = CliRunner().invoke(main, ["weights", "list"])
-    assert "found    weights/latefusion.h5" in listing.output and "--weights FILE" in listing.output
+    assert "found    weights/latefusion.h5" in listing.output and "-E weights=FILE" in listing.output
 
 
 def test_prepare_runs_the_foreground_kernels(monkeypatch):

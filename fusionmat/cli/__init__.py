@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 # Before numpy loads OpenBLAS: the commands run images in parallel threads, and BLAS threads
-# inside pymatting's solver only spin (1 MP batch on 2 cores: 0.176 -> 0.141 s per image).
+# inside pymatting's solver only spin (docs/benchmarks.md).
 # An explicit OPENBLAS_NUM_THREADS in the environment wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -18,9 +18,10 @@ from PIL import Image  # noqa: E402
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 from fusionmat import __version__  # noqa: E402
+
 # Modules, not their commands, are imported: fusionmat.cli.batch stays the module (its command
 # is fusionmat.cli.batch.batch), so no command shadows the module it lives in.
-from fusionmat.cli import batch, compose, evaluate, export, predict, serve, video, weights  # noqa: E402
+from fusionmat.cli import batch, compose, engines, evaluate, export, predict, serve, video, weights  # noqa: E402
 
 
 class Commands(click.Group):
@@ -72,7 +73,7 @@ def main() -> None:
     """
 
 
-for _module in (predict, batch, compose, video, evaluate, export, serve, weights):
+for _module in (predict, batch, compose, video, evaluate, export, serve, engines, weights):
     main.add_command(getattr(_module, _module.__name__.rpartition(".")[2]))
 
 __all__ = ["main"]

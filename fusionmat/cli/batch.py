@@ -10,8 +10,18 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (Progress, background_options, console, echo_error, echo_warning, engine_options,
-                                  output_options, output_plan, preprocess_options, session_or_exit)
+from fusionmat.cli.common import (
+    Progress,
+    background_options,
+    console,
+    echo_error,
+    echo_warning,
+    engine_options,
+    output_options,
+    output_plan,
+    preprocess_options,
+    session_or_exit,
+)
 from fusionmat.errors import FusionmatError
 from fusionmat.limits import MAX_WORKERS
 
@@ -19,7 +29,8 @@ from fusionmat.limits import MAX_WORKERS
 @click.command()
 @click.argument("folder", callback=lambda ctx, param, value: location(value, param, must_exist=True))
 @click.option("-o", "--out", "out_dir", default=None, callback=lambda ctx, param, value: location(value, param),
-              help="Output folder or URL; the input tree is mirrored under it [default: FOLDER_matting next to FOLDER].")
+              help="Output folder or URL; the input tree is mirrored under it "
+                   "[default: FOLDER_matting next to FOLDER].")
 @click.option("-r", "--recursive", is_flag=True, help="Also process sub-folders.")
 @click.option("--cutout", is_flag=True, help="Also write <stem>_cutout.png (RGBA, foreground colours estimated).")
 @background_options
@@ -30,7 +41,8 @@ from fusionmat.limits import MAX_WORKERS
               help="Threads that decode and encode images while the engine works.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: threads on this machine; ray: Ray Data actors (pip install 'fusionmat[ray]').")
-@click.option("--address", default=None, help="ray: the cluster to join (e.g. ray://head:10001) [default: a local Ray].")
+@click.option("--address", default=None,
+              help="ray: the cluster to join (e.g. ray://head:10001) [default: a local Ray].")
 @click.option("--concurrency", type=click.IntRange(min=1, max=100000), default=1, show_default=True,
               help="ray: number of actors, each with its own engine.")
 @click.option("--cpus-per-actor", type=click.FloatRange(min=0.1, max=1024), default=1.0, show_default=True,
@@ -39,8 +51,8 @@ from fusionmat.limits import MAX_WORKERS
 @engine_options
 @preprocess_options
 def batch(folder, out_dir, recursive, cutout, background, fit, composite_format, quality, overwrite, json_report,
-          workers, executor, address, concurrency, cpus_per_actor, engine, weights_file, size, partial, refine, threads, rotate, crop, aspect,
-          steps_dir):
+          workers, executor, address, concurrency, cpus_per_actor, engine, engine_opts, refine, threads, rotate,
+          crop, aspect, steps_dir):
     """Write mattes and previews for every image in FOLDER.
 
     Images are found by content (a photo without a suffix is taken; a corrupt
@@ -66,7 +78,7 @@ def batch(folder, out_dir, recursive, cutout, background, fit, composite_format,
     plan = output_plan(cutout=cutout, background=background, fit=fit, composite_format=composite_format,
                        quality=quality)
     spec, session = session_or_exit(engine, threads, refine, plan, rotate=rotate, crop=crop, aspect=aspect,
-                                    steps_dir=steps_dir, weights=weights_file, size=size, partial=partial)
+                                    steps_dir=steps_dir, engine_opts=engine_opts)
     config = BatchConfig(recursive=recursive, overwrite=overwrite, executor=executor, workers=workers,
                          address=address, concurrency=concurrency, cpus_per_actor=cpus_per_actor)
     report = Report()

@@ -118,17 +118,13 @@ def output_plan(*, cutout: bool = False, background: str | None = None, fit: str
 
 
 def engine_options(command: Callable) -> Callable:
-    """--engine, --weights, --refine and --threads."""
+    """--engine, -E/--engine-opt, --refine and --threads."""
     options = [
         click.option("--engine", type=click.Choice(list(ENGINES)), default=DEFAULT_ENGINE, show_default=True,
                      help="Matting engine."),
-        click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="Weights file for engines that take one (latefusion: the released .h5)."),
-        click.option("--size", default=None, metavar="WIDTHxHEIGHT",
-                     help="latefusion: force the inference size (multiples of 32, e.g. 608x800); "
-                          "default keeps the aspect ratio with an 800 px long side."),
-        click.option("--partial", is_flag=True,
-                     help="latefusion: accept a weights file without the fusion layers (they stay untrained)."),
+        click.option("-E", "--engine-opt", "engine_opts", multiple=True, metavar="KEY=VALUE",
+                     help="An option of the engine, repeatable (e.g. -E weights=latefusion.h5, "
+                          "-E long_side=640); `fusionmat engines` lists each engine's options."),
         click.option("--refine", type=click.Choice(REFINE_CHOICES), default="auto", show_default=True,
                      help="Refinement of the engine's output; auto = the engine's own choice."),
         click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=None,
@@ -190,37 +186,28 @@ def background_or_exit(text: str | None, fit: str):
         raise click.BadParameter(f"background {exc}", param_hint="--bg") from None
 
 
-OPTION_FLAGS = {"weights": "--weights", "size": "--size", "partial": "--partial"}
-"""Engine options the commands take, by the name of the engine's keyword option."""
-
-
-def engine_kwargs(engine: str, threads: int | None, **engine_options) -> dict:
-    """The keyword options for :func:`fusionmat.engines.load_engine` from the command line's.
-
-    ``engine_options`` are the options of :data:`OPTION_FLAGS` as given (None or False when
-    not); giving one that the engine does not take (its ``options``) is a usage error.
-    """
+def engine_kwargs(engine: str, threads: int | None, engine_opts: tuple[str, ...] = ()) -> dict:
+    """The keyword options for :func:`fusionmat.engines.load_engine` from ``--threads`` and the
+    ``-E KEY=VALUE`` pairs, parsed and checked by the engine's own declaration (a usage error
+    naming the option otherwise)."""
     from fusionmat.engines import engine_class
 
-    cls = engine_class(engine)
-    given = {k: v for k, v in engine_options.items() if v not in (None, False)}
-    refused = [OPTION_FLAGS[k] for k in given if k not in cls.options]
-    if refused:
-        takers = [name for name in ENGINES if set(given) <= set(engine_class(name).options)]
-        hint = f"; they are for --engine {' / '.join(takers)}" if takers else ""
-        raise click.UsageError(f"{', '.join(refused)} do not apply to --engine {engine}{hint}")
-    options: dict = {"threads": threads}
-    for name, value in given.items():
-        try:
-            options[name] = cls.parse_option(name, value)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint=OPTION_FLAGS[name]) from None
-    return options
+    given = {}
+    for pair in engine_opts:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--engine-opt")
+        given[key.strip()] = value
+    try:
+        options = engine_class(engine).parse_options(given)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--engine-opt") from None
+    return {"threads": threads, **options}
 
 
-def build_engine(engine: str, threads: int | None, **engine_flags):
+def build_engine(engine: str, threads: int | None, engine_opts: tuple[str, ...] = ()):
     """Load the chosen engine once (options as :func:`engine_kwargs`); errors as one line."""
-    return load_or_exit(engine, engine_kwargs(engine, threads, **engine_flags))
+    return load_or_exit(engine, engine_kwargs(engine, threads, engine_opts))
 
 
 def load_or_exit(engine: str, options: dict):
@@ -234,13 +221,14 @@ def load_or_exit(engine: str, options: dict):
 
 
 def session_or_exit(engine: str, threads: int | None, refine: str, plan, *, rotate: str = "none",
-                    crop: str = "none", aspect: str = "none", steps_dir: Path | None = None, **engine_flags):
+                    crop: str = "none", aspect: str = "none", steps_dir: Path | None = None,
+                    engine_opts: tuple[str, ...] = ()):
     """(:class:`~fusionmat.run.batch.SessionSpec`, its built session) from the command's options: the
     engine loaded once; a bad option is a usage error naming it, an unusable engine one line."""
     from fusionmat.preprocess.chain import Settings
     from fusionmat.run.batch import SessionSpec
 
-    options = engine_kwargs(engine, threads, **engine_flags)
+    options = engine_kwargs(engine, threads, engine_opts)
     options.pop("threads", None)
     settings = Settings(**parse_preprocess_options(rotate, crop, aspect))
     spec = SessionSpec(engine, options, refine, settings, plan, threads)

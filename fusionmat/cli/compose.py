@@ -6,8 +6,15 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (background_options, engine_options, output_options, output_plan,
-                                  preprocess_options, run_planned, session_or_exit)
+from fusionmat.cli.common import (
+    background_options,
+    engine_options,
+    output_options,
+    output_plan,
+    preprocess_options,
+    run_planned,
+    session_or_exit,
+)
 
 
 @click.command()
@@ -22,8 +29,8 @@ from fusionmat.cli.common import (background_options, engine_options, output_opt
 @output_options
 @engine_options
 @preprocess_options
-def compose(images, background, fit, composite_format, quality, matte_file, out_dir, overwrite, engine,
-            weights_file, size, partial, refine, threads, rotate, crop, aspect, steps_dir):
+def compose(images, background, fit, composite_format, quality, matte_file, out_dir, overwrite, engine, engine_opts,
+            refine, threads, rotate, crop, aspect, steps_dir):
     """Write <stem>_composite.jpg: each IMAGE's people on a new background.
 
     Foreground colours are estimated (pymatting's multilevel method), so hair
@@ -54,7 +61,7 @@ def compose(images, background, fit, composite_format, quality, matte_file, out_
         session = Session(None, plan=plan)
     else:
         _, session = session_or_exit(engine, threads, refine, plan, rotate=rotate, crop=crop, aspect=aspect,
-                                     steps_dir=steps_dir, weights=weights_file, size=size, partial=partial)
+                                     steps_dir=steps_dir, engine_opts=engine_opts)
     session.inputs = run_inputs(images, plan, matte_file)
     planned = plan_jobs(images, (lambda path: out_dir) if out_dir is not None else (lambda path: path.parent), plan,
                         key=session_key(session, matte=matte_file), inputs=session.inputs, overwrite=overwrite,

@@ -7,8 +7,18 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import (background_options, console, describe_steps, echo_warning, engine_options,
-                                  output_options, output_plan, preprocess_options, run_planned, session_or_exit)
+from fusionmat.cli.common import (
+    background_options,
+    console,
+    describe_steps,
+    echo_warning,
+    engine_options,
+    output_options,
+    output_plan,
+    preprocess_options,
+    run_planned,
+    session_or_exit,
+)
 from fusionmat.errors import FusionmatError
 from fusionmat.outputs.plan import ONE_FILE_KINDS
 
@@ -48,8 +58,8 @@ def is_stream(out: str) -> bool:
 @output_options
 @engine_options
 @preprocess_options
-def predict(images, out, only, cutout, background, fit, composite_format, quality, overwrite, engine, weights_file,
-            size, partial, refine, threads, rotate, crop, aspect, steps_dir):
+def predict(images, out, only, cutout, background, fit, composite_format, quality, overwrite, engine, engine_opts,
+            refine, threads, rotate, crop, aspect, steps_dir):
     """Write <stem>_matting.png and <stem>_concat.jpg for each IMAGE.
 
     The matte is 8-bit, the size of the input after its EXIF orientation is
@@ -69,7 +79,7 @@ def predict(images, out, only, cutout, background, fit, composite_format, qualit
       fusionmat predict photo.jpg -o cutout.png                # just the RGBA cut-out
       fusionmat predict photo.jpg -o card.jpg --bg '#f0f0f0'    # just the composite
       cat photo.jpg | fusionmat predict - -o - > cutout.png
-      fusionmat predict photo.jpg --engine latefusion --weights latefusion.h5
+      fusionmat predict photo.jpg --engine latefusion -E weights=latefusion.h5
     """
     single = one_file_target(out)
     if STDIO in images and not single:
@@ -92,7 +102,7 @@ def predict(images, out, only, cutout, background, fit, composite_format, qualit
             raise click.BadParameter(f"{path}: is a folder; for every image in it use: fusionmat batch {path}",
                                      param_hint="IMAGES")
     _, session = session_or_exit(engine, threads, refine, plan, rotate=rotate, crop=crop, aspect=aspect,
-                                 steps_dir=steps_dir, weights=weights_file, size=size, partial=partial)
+                                 steps_dir=steps_dir, engine_opts=engine_opts)
     if single:
         _write_one_file(images[0], out, kind, session, target_format)
         return
@@ -144,8 +154,8 @@ def _write_one_file(image: str, out: str, kind: str, session, fmt: str) -> None:
     half-made is written."""
     from fusionmat.io.write import encode, save_bytes
     from fusionmat.limits import read_bounded
-    from fusionmat.run.planning import run_inputs
     from fusionmat.run.batch import run_local
+    from fusionmat.run.planning import run_inputs
     from fusionmat.run.process import Job, describe
 
     if image == STDIO:

@@ -23,7 +23,7 @@ from fusionmat.cli.common import echo_warning, engine_kwargs, engine_options, pa
 @click.option("--aspect", default="none", show_default=True, metavar="none|W:H",
               help="Default of the aspect parameter.")
 @engine_options
-def serve(host, port, workers, max_upload_mb, max_queue, rotate, crop, aspect, engine, weights_file, size, partial,
+def serve(host, port, workers, max_upload_mb, max_queue, rotate, crop, aspect, engine, engine_opts,
           refine, threads):
     """Serve the API and a web page: drop a photo, get its matte, cut-out and composite.
 
@@ -35,10 +35,11 @@ def serve(host, port, workers, max_upload_mb, max_queue, rotate, crop, aspect, e
            http://127.0.0.1:8000/api/matte -o card.jpg
       curl --data-binary @photo.jpg 'http://127.0.0.1:8000/api/matte?output=matte' -o matte.png
     """
-    from fusionmat.serve.app import ServeSettings, serve as run
+    from fusionmat.serve.app import ServeSettings
+    from fusionmat.serve.app import serve as run
 
     parse_preprocess_options(rotate, crop, aspect)  # usage errors before the server starts
-    options = engine_kwargs(engine, threads, weights=weights_file, size=size, partial=partial)
+    options = engine_kwargs(engine, threads, engine_opts)
     options.pop("threads", None)
     if refine != "auto":
         raise click.BadParameter("the server uses each engine's own refinement", param_hint="--refine")

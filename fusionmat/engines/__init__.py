@@ -24,14 +24,18 @@ def engine_class(name: str) -> type[Engine]:
 
 
 def load_engine(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
-    """Build (load weights of) the engine ``name``; options go to its constructor.
+    """Build (load weights of) the engine ``name``; ``threads`` and the engine's declared
+    options (values, or texts as ``--engine-opt`` gives them) go to its constructor.
 
-    Raises MissingDependencyError, naming the pip extra to install, when the engine's
-    dependencies (TensorFlow for latefusion) are not installed.
+    Raises ValueError for an option the engine does not declare or a bad value, and
+    MissingDependencyError, naming the pip extra to install, when the engine's dependencies
+    (TensorFlow for latefusion) are not installed.
     """
     cls = engine_class(name)
+    threads = options.pop("threads", None)
+    options = cls.parse_options(options)
     try:
-        return cls(**options)
+        return cls(threads=threads, **options)
     except ModuleNotFoundError as exc:
         if cls.extra is None:
             raise

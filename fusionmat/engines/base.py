@@ -5,9 +5,9 @@ An engine is one module with one :class:`Engine` subclass, plus one line in the 
 needs to know, so neither the pipeline nor the CLI names an engine:
 
 - ``files``: the model files it loads (names in ``weights/manifest.json``);
-- ``options``: the keyword options its constructor takes besides ``threads`` (the CLI refuses
-  ``--size`` or ``--weights`` for an engine that does not list them), and ``parse_option`` to
-  turn an option's text into its value;
+- ``options``: the keyword options its constructor takes besides ``threads``, each an
+  :class:`Option` (name, parser from text, help); the CLI's ``--engine-opt KEY=VALUE``, the
+  server, Ray actors and :func:`fusionmat.load_engine` all take them from this declaration;
 - ``extra``: the pip extra that installs its dependencies, when they are not core ones;
 - ``input_size(h, w)``: the grid it works on for an HxW image;
 - ``refine``: the refinement the pipeline applies by default ('closed-form' for a coarse
@@ -19,9 +19,49 @@ needs to know, so neither the pipeline nor the CLI names an engine:
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Option:
+    """One keyword option of an engine: its name, how its text (``--engine-opt name=TEXT``)
+    becomes its value (ValueError saying why not), and one line of help."""
+
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+
+
+def parse_bool(text: str) -> bool:
+    """'true'/'false' (also yes/no, on/off, 1/0)."""
+    value = str(text).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, got {text!r}")
+
+
+def int_in(low: int, high: int, multiple: int = 1) -> Callable[[str], int]:
+    """A parser of whole numbers from ``low`` to ``high`` (and multiples of ``multiple``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"must be a whole number, got {text!r}") from None
+        if not math.isfinite(value) or value != int(value) or not low <= value <= high or int(value) % multiple:
+            extra = f", a multiple of {multiple}" if multiple > 1 else ""
+            raise ValueError(f"must be a whole number from {low} to {high}{extra}, got {text!r}")
+        return int(value)
+
+    return parse
 
 
 class Engine(ABC):
@@ -29,15 +69,33 @@ class Engine(ABC):
 
     name: str = ""
     files: tuple[str, ...] = ()
-    options: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()
     extra: str | None = None
     refine: str = "none"
     upsample: str = "bilinear"
 
     @classmethod
-    def parse_option(cls, name: str, value):
-        """The value of option ``name`` given as text on a command line; ValueError saying why not."""
-        return value
+    def parse_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The engine's keyword options from ``given`` (texts are parsed by each :class:`Option`,
+        other values pass as they are); ValueError naming an option it does not take or a bad value."""
+        declared = {option.name: option for option in cls.options}
+        parsed = {}
+        for name, value in given.items():
+            if name not in declared:
+                takes = ", ".join(declared) or "no options"
+                raise ValueError(f"engine {cls.name} has no option {name!r} (it takes {takes})")
+            if isinstance(value, str):
+                try:
+                    value = declared[name].parse(value)
+                except ValueError as exc:
+                    raise ValueError(f"engine option {name} {exc}") from None
+            parsed[name] = value
+        return parsed
+
+    @classmethod
+    def describe_options(cls) -> str:
+        """One line per option (for --help and the server's engine list)."""
+        return "; ".join(f"{option.name}: {option.help}" for option in cls.options)
 
     def input_size(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) of the grid the engine works on for an image of that size (default: that size)."""

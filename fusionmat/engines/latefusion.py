@@ -1,6 +1,6 @@
 """Late Fusion engine: the paper's network in tf_keras with the released weights.
 
-The weights file is found, in order: ``weights=`` (``--weights``), ``$FUSIONMAT_HOME/latefusion.h5``,
+The weights file is found, in order: ``weights=`` (``-E weights=FILE``), ``$FUSIONMAT_HOME/latefusion.h5``,
 ``./weights/latefusion.h5``. The network is built once per engine and reused for every image.
 Inference size: the aspect ratio is kept, the long side is ``long_side`` (default 800, the
 size the original authors chose for most of their test photos), both sides rounded to
@@ -13,11 +13,11 @@ import warnings
 
 import numpy as np
 
-from fusionmat.engines.base import Engine
-from fusionmat.io.read import to_float
-from fusionmat.matting.resize import resize_to, stride_size
+from fusionmat.engines.base import Engine, Option, int_in, parse_bool
 from fusionmat.engines.latefusion_net.model import STRIDE, build_latefusion, preprocess
 from fusionmat.engines.weights import find_latefusion_weights
+from fusionmat.io.read import to_float
+from fusionmat.matting.resize import resize_to, stride_size
 from fusionmat.quiet import tensorflow
 
 LONG_SIDE = 800
@@ -58,7 +58,12 @@ class LateFusionEngine(Engine):
     """
 
     name = "latefusion"
-    options = ("weights", "size", "partial")
+    options = (
+        Option("weights", str, "the released .h5 (default: $FUSIONMAT_HOME/latefusion.h5, then ./weights/)"),
+        Option("size", parse_size, "WIDTHxHEIGHT inference size, multiples of 32 (default: 800 px long side)"),
+        Option("long_side", int_in(256, 2048, STRIDE), "long side of the inference size in px (multiple of 32)"),
+        Option("partial", parse_bool, "true: accept a file without the fusion layers (they stay untrained)"),
+    )
     extra = "latefusion"
     refine = "none"
     upsample = "bilinear"  # as the released project resizes its matte
@@ -81,17 +86,13 @@ class LateFusionEngine(Engine):
         if self.load_report.skipped_missing:
             warnings.warn(
                 f"{path}: {len(self.load_report.skipped_missing)} fusion layer(s) not in the file were left "
-                "untrained (--partial); the matte is not the paper's", PartialWeightsWarning, stacklevel=2)
+                "untrained (-E partial=true); the matte is not the paper's", PartialWeightsWarning, stacklevel=2)
         self._forward = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
 
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Run the network on a mean-subtracted NxHxWx3 batch: alpha, fg, bg, beta (NxHxW)."""
         outputs = self._forward(np.ascontiguousarray(batch, dtype=np.float32))
         return {name: out.numpy()[..., 0] for name, out in zip(("alpha", "fg", "bg", "beta"), outputs)}
-
-    @classmethod
-    def parse_option(cls, name: str, value):
-        return parse_size(value) if name == "size" else value
 
     def input_size(self, height: int, width: int) -> tuple[int, int]:
         return self.size or inference_size(height, width, self.long_side)

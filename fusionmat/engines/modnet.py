@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from fusionmat.engines.base import Engine
+from fusionmat.engines.base import Engine, Option, int_in, parse_bool
 from fusionmat.engines.selfie import SelfieEngine
 from fusionmat.engines.weights import model_path
 from fusionmat.io.read import to_float
@@ -71,6 +71,11 @@ class ModnetEngine(Engine):
 
     name = "modnet"
     files = (MODEL, *PersonSegmenter.files)
+    options = (
+        Option("long_side", int_in(256, 2048, STRIDE), "long side of the network's grid in px (multiple of 32)"),
+        Option("flip", parse_bool, "true: also run the mirrored photo and average (slower, see docs/benchmarks.md)"),
+        Option("people_only", parse_bool, "false: keep whatever MODNet mattes, not only people (no person check)"),
+    )
     refine = "none"
     upsample = "guided"
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusionmat.engines.base import Engine
+from fusionmat.engines.base import Engine, Option, parse_bool
 from fusionmat.engines.tflite import TFLiteModel
 from fusionmat.engines.weights import model_path
 from fusionmat.io.read import to_float
@@ -59,6 +59,10 @@ class SelfieEngine(Engine):
 
     name = "selfie"
     files = (SQUARE_MODEL, LANDSCAPE_MODEL, *PersonCheck.files)
+    options = (
+        Option("zoom", parse_bool, "false: no second pass on the subject's box"),
+        Option("people_check", parse_bool, "false: keep the matte even where no face or body is found"),
+    )
     refine = "closed-form"
     upsample = "bilinear"
     check: PersonCheck | None = None

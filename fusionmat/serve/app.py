@@ -347,6 +347,7 @@ def create_app(settings: ServeSettings = ServeSettings()):
 
         return JSONResponse({"default": settings.engine, "engines": [
             {"name": name, "loaded": name == settings.engine,
+             "options": {o.name: o.help for o in engine_class(name).options},
              "files": {f: file_status(f) for f in engine_class(name).files}} for name in ENGINES]})
 
     async def page(request: Request) -> Response:
