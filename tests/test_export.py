@@ -279,7 +279,7 @@ def test_staging_uses_fusionmat_temp_names_and_removes_dead_exports_temps(tmp_pa
     (stale_folder / "saved_model.pb").write_bytes(b"partial")
     stale_file = out / f".m.tflite.{dead}-a1b2c3d4.part.tflite"
     stale_file.write_bytes(b"partial")
-    live = out / f".m.onnx.{os.getpid()}-abcdefgh.part.onnx"
+    live = out / f".m.onnx.{os.getppid()}-abcdefgh.part.onnx"  # another running process's: kept
     live.write_bytes(b"being written")
     theirs = out / ".m.tflite.xyz123"  # not a fusionmat temp name: never touched
     theirs.mkdir()
