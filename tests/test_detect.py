@@ -3,7 +3,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fusionmat.preprocess.detect import FACE_FULL, FACE_SHORT, PERSON, Detection, Detector, anchor_centres, letterbox, suppress
+from fusionmat.preprocess.box import Box
+from fusionmat.preprocess.detect import (
+    FACE_FULL,
+    FACE_SHORT,
+    PERSON,
+    Detection,
+    Detector,
+    anchor_centres,
+    letterbox,
+    suppress,
+)
 from tests.conftest import requires_weights
 
 
@@ -26,16 +36,16 @@ def test_letterbox_geometry_maps_back_to_source_pixels():
 
 def test_suppression_keeps_the_best_of_overlapping_boxes():
     kp = np.zeros((1, 2))
-    a, b, c = (Detection(0.9, (0, 0, 10, 10), kp), Detection(0.8, (1, 1, 11, 11), kp),
-               Detection(0.7, (50, 50, 60, 60), kp))
+    a, b, c = (Detection(0.9, Box(0, 0, 10, 10), kp), Detection(0.8, Box(1, 1, 10, 10), kp),
+               Detection(0.7, Box(50, 50, 10, 10), kp))
     assert suppress([b, c, a]) == [a, c]
 
 
 @requires_weights
 def test_finds_the_astronauts_face_and_eyes(astronaut):
     face = Detector(FACE_FULL).detect(astronaut.astype(np.float32) / 255)[0]
-    x0, y0, x1, y1 = face.box
-    assert 170 < (x0 + x1) / 2 < 260 and 80 < (y0 + y1) / 2 < 180  # her face, by eye
+    x, y, w, h = face.box
+    assert 170 < x + w / 2 < 260 and 80 < y + h / 2 < 180  # her face, by eye
     right_eye, left_eye = face.keypoints[:2]
     assert right_eye[0] < left_eye[0]  # the subject's right eye is on the image's left
 
@@ -43,3 +53,13 @@ def test_finds_the_astronauts_face_and_eyes(astronaut):
 @requires_weights
 def test_nothing_found_on_a_flat_image():
     assert Detector(PERSON).detect(np.full((300, 200, 3), 0.5, np.float32)) == []
+
+
+def test_one_box_convention():
+    box = Box.from_corners(10.0, 20.0, 40.0, 60.0)
+    assert box == (10.0, 20.0, 30.0, 40.0) and (box.right, box.bottom, box.area) == (40.0, 60.0, 1200.0)
+    assert box.iou(box) == 1.0 and box.iou(box.shifted(100, 0)) == 0.0
+    assert Box(-5.5, 2.2, 20, 10).clipped(8, 12) == (0, 2, 12, 6)  # whole pixels inside a 12x8 image
+    assert Box(50, 50, 5, 5).clipped(8, 12) is None
+    image = np.arange(96).reshape(8, 12)
+    assert image[Box(2, 1, 3, 2).slices()].tolist() == [[14, 15, 16], [26, 27, 28]]

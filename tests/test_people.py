@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from fusionmat.matting.people import ENOUGH, FACE_SURE, SURE, UNSURE, PersonCheck, best_on, keep_people
+from fusionmat.preprocess.box import Box
 from fusionmat.preprocess.detect import Detection
 from tests.conftest import SHARED, requires_shared, requires_weights
 
@@ -172,7 +173,7 @@ def check_with(faces: list[Detection], bodies: list[Detection], face_shape=None)
 def at(score: float, x: float, y: float, size: float = 10.0, lean: tuple[float, float] = (0.0, -1.0)) -> Detection:
     """A detection centred at (x, y); as a body, its hips -> head line points along ``lean`` (default: up)."""
     hips = np.array([x, y + 30.0])
-    return Detection(score, (x - size / 2, y - size / 2, x + size / 2, y + size / 2),
+    return Detection(score, Box(x - size / 2, y - size / 2, size, size),
                      np.stack([hips, hips + 60.0 * np.array(lean)]))
 
 

@@ -23,9 +23,9 @@ def engine_seeing(prob_of) -> tuple[SelfieEngine, list]:
 def test_subject_box_grows_by_the_margin_and_clips():
     prob = np.zeros((100, 200), np.float32)
     prob[40:60, 50:150] = 0.9
-    assert subject_box(prob, 0.1) == (38, 62, 40, 160)
+    assert subject_box(prob, 0.1) == (40, 38, 120, 24)  # x, y, width, height
     prob[0:5, 0:5] = 0.9
-    assert subject_box(prob, 0.5) == (0, 90, 0, 200)
+    assert subject_box(prob, 0.5) == (0, 0, 200, 90)
     assert subject_box(np.zeros((10, 10)), 0.1) is None
 
 

@@ -22,6 +22,7 @@ from fusionmat.engines.weights import model_path
 from fusionmat.io.read import to_float
 from fusionmat.matting.people import PersonCheck
 from fusionmat.matting.resize import resize_to, working_size
+from fusionmat.preprocess.box import Box
 
 SQUARE_MODEL = "selfie_segmentation.tflite"
 LANDSCAPE_MODEL = "selfie_segmentation_landscape.tflite"
@@ -33,17 +34,17 @@ ZOOM_MARGIN = 0.15
 """Margin added around the first pass's subject box, as a fraction of the box size."""
 
 
-def subject_box(prob: np.ndarray, margin: float, threshold: float = 0.5) -> tuple[int, int, int, int] | None:
-    """(y0, y1, x0, x1) of the pixels above ``threshold`` grown by ``margin``; None if there are none."""
+def subject_box(prob: np.ndarray, margin: float, threshold: float = 0.5) -> Box | None:
+    """The box of the pixels above ``threshold`` grown by ``margin`` (whole pixels, inside the
+    grid); None if there are none."""
     above = prob > threshold
     rows = np.flatnonzero(above.any(axis=1))
     if rows.size == 0:
         return None
     cols = np.flatnonzero(above.any(axis=0))
-    h, w = prob.shape
-    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     my, mx = int((y1 - y0) * margin), int((x1 - x0) * margin)
-    return max(0, y0 - my), min(h, y1 + my), max(0, x0 - mx), min(w, x1 + mx)
+    return Box.from_corners(x0 - mx, y0 - my, x1 + mx, y1 + my).clipped(*prob.shape)
 
 
 class SelfieEngine(Engine):
@@ -99,10 +100,9 @@ class SelfieEngine(Engine):
         view = to_float(resize_to(image, *self.input_size(*image.shape[:2])))
         prob = self._segment(view)
         box = subject_box(prob, ZOOM_MARGIN) if self.zoom else None
-        if box is not None and box != (0, view.shape[0], 0, view.shape[1]):  # the whole view: done already
-            y0, y1, x0, x1 = box
+        if box is not None and box != (0, 0, view.shape[1], view.shape[0]):  # the whole view: done already
             prob = np.zeros_like(prob)
-            prob[y0:y1, x0:x1] = self._segment(view[y0:y1, x0:x1])
+            prob[box.slices()] = self._segment(view[box.slices()])
         if self.check is not None and not self.check(view, prob):
             return np.zeros_like(prob)
         return prob

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from fusionmat.preprocess.box import Box
 from fusionmat.preprocess.detect import FACE_FULL, PERSON, Detection, Detector, suppress
 from fusionmat.preprocess.rotate import MIN_TILT, body_tilt, rotate
 
@@ -86,12 +87,10 @@ ENOUGH = 1.15
 def best_on(detections: list[Detection], person: np.ndarray) -> float:
     """The best score among ``detections`` whose box holds some of the segmented person
     (``person`` > 0.5, same grid as the detections); 0 when none does."""
-    h, w = person.shape
     best = 0.0
     for d in detections:
-        x0, y0 = max(0, int(d.box[0])), max(0, int(d.box[1]))
-        x1, y1 = min(w, int(np.ceil(d.box[2]))), min(h, int(np.ceil(d.box[3])))
-        if d.score > best and x1 > x0 and y1 > y0 and (person[y0:y1, x0:x1] > 0.5).any():
+        inside = d.box.clipped(*person.shape)
+        if d.score > best and inside is not None and (person[inside.slices()] > 0.5).any():
             best = d.score
     return best
 
@@ -181,7 +180,7 @@ class PersonSegmenter:
         """The probability for ``image`` (HxWx3, float in [0, 1]) on a ``height`` x ``width`` grid."""
         from fusionmat.matting.resize import resize_to
         from fusionmat.preprocess.crop import MARGIN as CROP_MARGIN
-        from fusionmat.preprocess.crop import MIN_FACE_SCORE, _box_around
+        from fusionmat.preprocess.crop import MIN_FACE_SCORE, box_around
 
         seen = resize_to(self._segment(image), *image.shape[:2])
         # whole image and tiles, as crop.subject_box looks; weak faces are evidence for the check
@@ -191,12 +190,12 @@ class PersonSegmenter:
             return np.zeros((height, width), np.float32)
         prob = resize_to(seen, height, width)
         strong = [d for d in faces if d.score >= MIN_FACE_SCORE]
-        box = _box_around(strong, image.shape[0], image.shape[1], CROP_MARGIN)
+        box = box_around(strong, image.shape[0], image.shape[1], CROP_MARGIN)
         if box is None:
             return prob
         sy, sx = height / image.shape[0], width / image.shape[1]
-        x, y, w, h = box
-        y0, y1, x0, x1 = int(y * sy), int(np.ceil((y + h) * sy)), int(x * sx), int(np.ceil((x + w) * sx))
+        grid = Box.from_corners(box.x * sx, box.y * sy, box.right * sx, box.bottom * sy).clipped(height, width)
         limited = np.zeros_like(prob)
-        limited[y0:y1, x0:x1] = prob[y0:y1, x0:x1]
+        if grid is not None:
+            limited[grid.slices()] = prob[grid.slices()]
         return limited

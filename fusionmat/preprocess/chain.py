@@ -16,7 +16,8 @@ from fusionmat.io.read import to_float
 from fusionmat.matting.resize import resize_to, working_size
 from fusionmat.preprocess import Transformed
 from fusionmat.preprocess.aspect import parse_ratio, restore_aspect
-from fusionmat.preprocess.crop import Box, crop, subject_box
+from fusionmat.preprocess.box import Box
+from fusionmat.preprocess.crop import crop, subject_box
 from fusionmat.preprocess.rotate import (
     MIN_TILT,
     UPRIGHT_VIEWS,
@@ -70,7 +71,7 @@ def parse_crop(text: str) -> str | Box:
         raise ValueError(f"crop must be auto, none or X,Y,W,H in pixels, got {text!r}") from None
     if w <= 0 or h <= 0:
         raise ValueError(f"crop width and height must be positive, got {text!r}")
-    return x, y, w, h
+    return Box(x, y, w, h)
 
 
 def parse_aspect(text: str) -> str | tuple[float, float]:
@@ -110,7 +111,7 @@ def scaled_subject_box(image: np.ndarray, detector, view: tuple[np.ndarray, floa
     if box is None:
         return None
     x, y, w, h = box
-    return (int(x * factor), int(y * factor), int(np.ceil(w * factor)), int(np.ceil(h * factor)))
+    return Box(int(x * factor), int(y * factor), int(np.ceil(w * factor)), int(np.ceil(h * factor)))
 
 
 class Preprocessor:

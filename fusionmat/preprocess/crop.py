@@ -5,9 +5,9 @@ import numpy as np
 
 from fusionmat.errors import StepError
 from fusionmat.preprocess import Transformed, identity
+from fusionmat.preprocess.box import Box
 from fusionmat.preprocess.detect import Detection, Detector, suppress
 
-Box = tuple[int, int, int, int]
 """(x, y, width, height) in pixels."""
 
 MARGIN = 0.15
@@ -27,31 +27,33 @@ def crop(image: np.ndarray, box: Box) -> Transformed:
     The inverse pastes a matte of the crop back into an otherwise zero matte of the full size.
     """
     h, w = image.shape[:2]
-    x, y, bw, bh = box
-    x0, y0, x1, y1 = max(0, x), max(0, y), min(w, x + bw), min(h, y + bh)
-    if x1 <= x0 or y1 <= y0:
-        raise StepError(f"crop box {box} does not overlap the {w}x{h} image")
-    if (x0, y0, x1, y1) == (0, 0, w, h):
+    inside = Box(*box).clipped(h, w)
+    if inside is None:
+        x, y, bw, bh = box
+        raise StepError(f"crop box {x},{y},{bw},{bh} does not overlap the {w}x{h} image")
+    if inside == (0, 0, w, h):
         return Transformed(image, identity, "crop", "whole image kept")
+    rows, cols = inside.slices()
 
     def inverse(matte: np.ndarray) -> np.ndarray:
         full = np.zeros((h, w), dtype=matte.dtype)
-        full[y0:y1, x0:x1] = matte
+        full[rows, cols] = matte
         return full
 
-    return Transformed(image[y0:y1, x0:x1], inverse, "crop", f"kept {x1 - x0}x{y1 - y0} at ({x0}, {y0})")
+    return Transformed(image[rows, cols], inverse, "crop",
+                       f"kept {inside.width}x{inside.height} at ({inside.x}, {inside.y})")
 
 
-def person_box(face: Detection, image_height: int) -> tuple[float, float, float, float]:
-    """(x0, y0, x1, y1) that holds an upright person, from the box of their face.
+def person_box(face: Detection, image_height: int) -> Box:
+    """The box that holds an upright person, from the box of their face.
 
     Shoulders span about three face widths; with arms, a held helmet or a bag a person is
     wider, so the box is seven face widths wide. It starts half a face above the face (hair) and runs to the
     bottom of the image (the body, however much of it is in the frame).
     """
-    x0, y0, x1, y1 = face.box
-    cx, fw, fh = (x0 + x1) / 2.0, x1 - x0, y1 - y0
-    return cx - SHOULDER_SPAN * fw, y0 - HAIR * fh, cx + SHOULDER_SPAN * fw, float(image_height)
+    x, y, fw, fh = face.box
+    cx = x + fw / 2.0
+    return Box.from_corners(cx - SHOULDER_SPAN * fw, y - HAIR * fh, cx + SHOULDER_SPAN * fw, float(image_height))
 
 
 def subject_box(image: np.ndarray, detector: Detector, *, margin: float = MARGIN,
@@ -63,26 +65,23 @@ def subject_box(image: np.ndarray, detector: Detector, *, margin: float = MARGIN
     """
     h, w = image.shape[:2]
     faces = detector.detect(image, min_score=MIN_FACE_SCORE)
-    box = _box_around(faces, h, w, margin)
-    if box is not None and box[2] * box[3] > max_area * w * h:
+    box = box_around(faces, h, w, margin)
+    if box is not None and box.area > max_area * w * h:
         return None  # people already fill the frame; more (smaller) faces only widen the box
     faces = suppress(faces + detector.detect_in_tiles(image, min_score=MIN_FACE_SCORE))
-    box = _box_around(faces, h, w, margin)
-    if box is None or box[2] * box[3] > max_area * w * h:
+    box = box_around(faces, h, w, margin)
+    if box is None or box.area > max_area * w * h:
         return None
     return box
 
 
-def _box_around(faces: list[Detection], h: int, w: int, margin: float) -> Box | None:
-    """The people's boxes joined, grown by ``margin`` and clipped to the image; None without faces."""
+def box_around(faces: list[Detection], h: int, w: int, margin: float) -> Box | None:
+    """The people's boxes joined, grown by ``margin`` and clipped to the image (whole pixels);
+    None without faces."""
     if not faces:
         return None
     people = [person_box(d, h) for d in faces]
-    x0, y0 = min(p[0] for p in people), min(p[1] for p in people)
-    x1, y1 = max(p[2] for p in people), max(p[3] for p in people)
+    x0, y0 = min(p.x for p in people), min(p.y for p in people)
+    x1, y1 = max(p.right for p in people), max(p.bottom for p in people)
     mx, my = margin * (x1 - x0), margin * (y1 - y0)
-    x0, y0 = max(0, int(x0 - mx)), max(0, int(y0 - my))
-    x1, y1 = min(w, int(np.ceil(x1 + mx))), min(h, int(np.ceil(y1 + my)))
-    if x1 <= x0 or y1 <= y0:
-        return None
-    return x0, y0, x1 - x0, y1 - y0
+    return Box.from_corners(x0 - mx, y0 - my, x1 + mx, y1 + my).clipped(h, w)

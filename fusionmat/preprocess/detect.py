@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fusionmat.matting.resize import resize_to
 from fusionmat.engines.tflite import TFLiteModel
 from fusionmat.engines.weights import model_path
+from fusionmat.matting.resize import resize_to
+from fusionmat.preprocess.box import Box
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,11 @@ TILE = 0.6
 class Detection:
     """One detection in pixel coordinates of the image given to the detector.
 
-    ``box`` is (x0, y0, x1, y1); ``keypoints`` is a Kx2 array of (x, y).
+    ``box`` is a :class:`~fusionmat.preprocess.box.Box`; ``keypoints`` is a Kx2 array of (x, y).
     """
 
     score: float
-    box: tuple[float, float, float, float]
+    box: Box
     keypoints: np.ndarray
 
 
@@ -78,20 +79,11 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, float, f
     return resize_to(square, size, size), float(side), float(left), float(top)
 
 
-def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    """Intersection over union of two (x0, y0, x1, y1) boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def suppress(detections: list[Detection], iou: float = 0.3) -> list[Detection]:
     """Greedy non-maximum suppression, best score first."""
     kept: list[Detection] = []
     for det in sorted(detections, key=lambda d: -d.score):
-        if all(box_iou(det.box, k.box) < iou for k in kept):
+        if all(det.box.iou(k.box) < iou for k in kept):
             kept.append(det)
     return kept
 
@@ -129,9 +121,9 @@ class Detector:
             cx, cy = values[0] + self.anchors[i, 0], values[1] + self.anchors[i, 1]
             w, h = values[2], values[3]
             points = values[4:4 + 2 * self.spec.keypoints].reshape(-1, 2) + self.anchors[i]
-            box = ((cx - w / 2) * side - left, (cy - h / 2) * side - top,
-                   (cx + w / 2) * side - left, (cy + h / 2) * side - top)
-            found.append(Detection(float(scores[i]), tuple(float(v) for v in box),
+            box = Box(float((cx - w / 2) * side - left), float((cy - h / 2) * side - top),
+                      float(w * side), float(h * side))
+            found.append(Detection(float(scores[i]), box,
                                    points * side - np.array([left, top], np.float32)))
         return suppress(found)
 
@@ -150,6 +142,5 @@ class Detector:
             for x in (0, w - tw):
                 shift = np.array([x, y], np.float32)
                 for d in self.detect(image[y:y + th, x:x + tw], min_score=min_score):
-                    box = (d.box[0] + x, d.box[1] + y, d.box[2] + x, d.box[3] + y)
-                    found.append(Detection(d.score, box, d.keypoints + shift))
+                    found.append(Detection(d.score, d.box.shifted(x, y), d.keypoints + shift))
         return found
