@@ -177,8 +177,8 @@ def test_a_decompression_bomb_is_a_named_problem_not_a_crash(tmp_path):
 
 def test_one_matte_reader_for_evaluate_and_compose(tmp_path, monkeypatch):
     """A 16-bit TIFF matte has the same values in `evaluate` and in `compose --matte`."""
-    from fusionmat.run.process import given_matte
     from fusionmat.io.read import read_matte as shared_reader
+    from fusionmat.run.process import given_matte
 
     values = np.array([[0, 51000, 65535, 200]] * 16, np.uint16)
     Image.fromarray(values).save(tmp_path / "m.tif")

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusionmat.engines.base import Engine
-from fusionmat.preprocess import Transformed
 from fusionmat.io.read import checked_rgb
 from fusionmat.matting.refine import REFINE_CHOICES, REFINERS
 from fusionmat.matting.upsample import upsample_matte
+from fusionmat.preprocess import Transformed
 
 
 def refine_method(engine: Engine, refine: str = "auto") -> str:
