@@ -37,7 +37,8 @@ def compose(images, background, fit, composite_format, quality, matte_file, out_
     carries none of the old background's colour into the new one. A translucent
     background (#RRGGBBAA, transparent) gives a PNG with an alpha channel. A
     composite made from the same photo with the same options is skipped
-    (--overwrite redoes it).
+    (--overwrite redoes it). A run with another --bg replaces <stem>_composite.*:
+    to keep composites on several backgrounds, give each its own -o folder.
     For one output file (-o x.png, or standard output) use `fusionmat predict
     IMAGE -o FILE --bg ...`.
 
