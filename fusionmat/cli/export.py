@@ -43,8 +43,8 @@ def export(fmt, size, weights_file, partial, quantize, out, overwrite):
     from fusionmat.engines.latefusion import parse_size
     from fusionmat.engines.weights import find_latefusion_weights
     from fusionmat.errors import FusionmatError
-    from fusionmat.export.convert import check_target, export_model
-    from fusionmat.io.write import is_special, refuse_inputs
+    from fusionmat.export.convert import check_target, export_model, is_stream
+    from fusionmat.io.write import refuse_inputs
 
     try:
         height, width = parse_size(size)
@@ -69,7 +69,7 @@ def export(fmt, size, weights_file, partial, quantize, out, overwrite):
         raise click.ClickException(str(exc)) from None
     click.echo(f"{result.path}: {fmt}{'' if quantize == 'none' else ' ' + quantize}, {width}x{height}, "
                f"{result.bytes / 1e6:.1f} MB, converted in {result.seconds:.1f} s",
-               err=is_special(result.path))  # -o /dev/stdout: standard output is the model itself
+               err=is_stream(result.path))  # -o /dev/stdout: standard output is the model itself
 
 
 CONVERTERS = {"onnx": "tf2onnx", "coreml": "coremltools"}

@@ -86,6 +86,13 @@ def earlier_export(relative: str) -> bool:
     return EXPORT_ENTRY.fullmatch(relative) is not None
 
 
+def is_stream(out: Path) -> bool:
+    """A target written into, not replaced: ``/dev/stdout``, a FIFO (:func:`fusionmat.io.write.is_special`)."""
+    from fusionmat.io.write import is_special
+
+    return is_special(out) and not out.is_dir()
+
+
 def check_target(out: str | os.PathLike, fmt: str, *, overwrite: bool = False) -> Path:
     """``out`` as a Path, if ``fmt`` may be exported there: a missing path; a device or pipe
     (``/dev/stdout``, a FIFO: :func:`fusionmat.io.write.is_special`) for a one-file format, written
@@ -93,10 +100,9 @@ def check_target(out: str | os.PathLike, fmt: str, *, overwrite: bool = False) -
     (savedmodel, coreml), never a folder holding anything else. OutputError naming ``out`` otherwise."""
     from fusionmat.errors import OutputError
     from fusionmat.io.staging import check_replaceable
-    from fusionmat.io.write import is_special
 
     out = Path(out)
-    if is_special(out) and not out.is_dir():
+    if is_stream(out):
         if fmt in FOLDER_FORMATS:
             raise OutputError(f"{out}: --format {fmt} writes a folder; give the folder's path")
         return out
@@ -120,7 +126,6 @@ def export_model(model, fmt: str, out: str | os.PathLike, *, quantize: str = "no
     existing ``out`` is replaced only with ``overwrite``, and a device or pipe is written into
     (see :func:`check_target`)."""
     from fusionmat.io.staging import clean_stale_temps, staged
-    from fusionmat.io.write import is_special
 
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -129,7 +134,7 @@ def export_model(model, fmt: str, out: str | os.PathLike, *, quantize: str = "no
     out = check_target(out, fmt, overwrite=overwrite)
     convert = {"savedmodel": _savedmodel, "tflite": _tflite, "onnx": _onnx, "coreml": _coreml}[fmt]
     start = time.perf_counter()
-    if is_special(out) and not out.is_dir():
+    if is_stream(out):
         size = _export_into(model, convert, out, quantize)
         return ExportResult(out, size, time.perf_counter() - start)
     clean_stale_temps(out.parent)
@@ -186,10 +191,9 @@ def _tflite(model, out: Path, quantize: str) -> None:
 
 
 def _onnx(model, out: Path, quantize: str) -> None:
+    tf = tensorflow()  # before tf2onnx, which imports it too
     import onnx
     import tf2onnx
-
-    tf = tensorflow()
 
     spec = (tf.TensorSpec(model.inputs[0].shape, tf.float32, name="image"),)
     proto, _ = tf2onnx.convert.from_function(_signature(model), input_signature=spec, opset=ONNX_OPSET)
