@@ -299,3 +299,22 @@ def test_a_recursive_run_says_which_photos_its_output_folder_holds_back(tmp_path
     result = CliRunner().invoke(main, ["batch", str(src), "-r", "--out", str(src / "sub"), "--engine", "selfie"])
     assert result.exit_code == 0, result.output
     assert f"1 image(s) under {src / 'sub'} are not processed" in result.output
+
+
+def test_a_fifo_as_photo_or_matte_is_refused_before_it_is_opened(tmp_path):
+    """Opening a FIFO blocks until something writes to it: refused by what it is, for every reader."""
+    import subprocess
+    import sys
+
+    os.mkfifo(tmp_path / "pipe.png")
+    photo(tmp_path / "p.png")
+    code = ("import sys; from fusionmat.io.read import read_image, read_matte\n"
+            "for read in (read_image, read_matte):\n"
+            "    try: read(sys.argv[1])\n"
+            "    except Exception as exc: print(type(exc).__name__, exc)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "pipe.png")], capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.count("ImageReadError") == 2 and "is a FIFO, not a regular file" in out.stdout
+    result = CliRunner().invoke(main, ["compose", str(tmp_path / "p.png"), "--bg", "white",
+                                       "--matte", str(tmp_path / "pipe.png")])
+    assert result.exit_code == 1 and "is a FIFO, not a regular file" in result.output

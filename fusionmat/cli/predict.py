@@ -20,6 +20,7 @@ from fusionmat.cli.common import (
     session_or_exit,
 )
 from fusionmat.errors import FusionmatError
+from fusionmat.io.write import is_stream
 from fusionmat.outputs.plan import ONE_FILE_KINDS
 
 STDIO = "-"
@@ -38,18 +39,11 @@ def one_file_target(out: str | None) -> bool:
     return path.suffix.lower() in FORMATS and not path.is_dir()
 
 
-def is_stream(out: str) -> bool:
-    """A target to write into, not a file to replace: ``/dev/stdout``, a FIFO (see write.is_special)."""
-    from fusionmat.io.write import is_special
-
-    return is_special(out) and not Path(out).is_dir()
-
-
 @click.command()
 @click.argument("images", nargs=-1, required=True)
 @click.option("-o", "--out", "out", default=None, metavar="FOLDER|FILE|-",
               help="Where outputs go: a folder (default: next to each input), or one file for a single "
-                   "IMAGE (x.png, x.webp, x.jpg; - for standard output) holding only --only.")
+                   "IMAGE (x.png, x.webp, x.jpg, x.tif; - for standard output) holding only --only.")
 @click.option("--only", type=click.Choice(ONE_FILE_KINDS), default=None,
               help="With -o FILE: what the file holds [default: composite with --bg, else cutout].")
 @click.option("--cutout", is_flag=True, help="Also write <stem>_cutout.png (RGBA, foreground colours estimated).")

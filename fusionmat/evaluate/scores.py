@@ -4,8 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import numpy as np
 
 from fusionmat.errors import ImageReadError
 from fusionmat.evaluate.metrics import METRICS, all_metrics
-from fusionmat.io.read import read_matte  # noqa: F401 - the one matte reader, also fusionmat.evaluate.scores.read_matte
+from fusionmat.io.read import not_a_file, read_matte  # noqa: F401 - the one matte reader, also fusionmat.evaluate.scores.read_matte
 
 PRED_SUFFIXES = ("_matting.png", ".png")
 """Tried in order after a ground-truth file's stem to find its prediction."""
@@ -43,23 +41,6 @@ def unknown_region(trimap: np.ndarray) -> np.ndarray:
 def find_prediction(pred_dir: Path, stem: str, suffixes: tuple[str, ...]) -> Path | None:
     """The first ``pred_dir/<stem><suffix>`` that exists (of any kind: see :func:`not_a_file`)."""
     return next((pred_dir / f"{stem}{s}" for s in suffixes if (pred_dir / f"{stem}{s}").exists()), None)
-
-
-KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-         (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
-
-
-def not_a_file(path: Path) -> str | None:
-    """Why ``path`` is not read: ``'<path>: is a FIFO, not a regular file'`` and the like (opening
-    a FIFO blocks until something writes to it), or the system's reason; None for a regular file."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        return f"{path}: {exc.strerror or exc}"
-    if stat.S_ISREG(mode):
-        return None
-    kind = next((name for test, name in KINDS if test(mode)), "not a file")
-    return f"{path}: is {kind}, not a regular file"
 
 
 def evaluate_pair(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray | None = None) -> dict[str, float]:

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fusionmat.io.write import is_stream
 from fusionmat.quiet import coremltools, tensorflow, tf_keras
 
 FORMATS = ("savedmodel", "tflite", "onnx", "coreml")
@@ -84,13 +85,6 @@ def earlier_export(relative: str) -> bool:
     """True for an entry of a folder that an export wrote (staging's ``owned``: only those are deleted
     when an earlier export's folder is replaced)."""
     return EXPORT_ENTRY.fullmatch(relative) is not None
-
-
-def is_stream(out: Path) -> bool:
-    """A target written into, not replaced: ``/dev/stdout``, a FIFO (:func:`fusionmat.io.write.is_special`)."""
-    from fusionmat.io.write import is_special
-
-    return is_special(out) and not out.is_dir()
 
 
 def check_target(out: str | os.PathLike, fmt: str, *, overwrite: bool = False) -> Path:

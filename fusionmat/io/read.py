@@ -7,13 +7,14 @@ later step (and every output) is aligned with that array.
 from __future__ import annotations
 
 import os
+import stat
 from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from fusionmat.errors import ImageReadError
-from fusionmat.io.storage import as_path, opened
+from fusionmat.io.storage import as_path, is_remote, opened
 
 MIN_SIDE = 16
 """Smallest width or height accepted; smaller images carry no usable subject."""
@@ -56,6 +57,36 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
 def _as_rgb_mode(im: Image.Image) -> Image.Image:
     """``im`` in Pillow's RGB mode; converted only when it is in another (convert always copies)."""
     return im if im.mode == "RGB" else im.convert("RGB")
+
+
+KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+         (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def not_a_file(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is not read: ``'<path>: is a FIFO, not a regular file'`` and the like (opening
+    a FIFO blocks until something writes to it), or the system's reason; None for a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in KINDS if test(mode)), "not a file")
+    return f"{path}: is {kind}, not a regular file"
+
+
+def refuse_special(path) -> None:
+    """ImageReadError for a local path that exists but is not a regular file or folder (a FIFO
+    would block the read forever, a device would be read without end)."""
+    if hasattr(path, "read") or is_remote(path):
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing or unreadable: opening it says why
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ImageReadError(not_a_file(path) + ("; use - for standard input" if stat.S_ISFIFO(mode) else ""))
 
 
 def label(source) -> str:
@@ -121,6 +152,7 @@ def read_image(path: str | os.PathLike, *, dtype: type = np.float32) -> np.ndarr
     convert = _to_rgb8 if dtype == np.uint8 else _to_rgb
     path = as_path(path)
     name = label(path)
+    refuse_special(path)
     with _decoding(path), opened(path) as source:
         with Image.open(source) as im:
             refuse_bombs(im, name)
@@ -183,6 +215,7 @@ def read_matte(path: str | os.PathLike) -> np.ndarray:
     as for photos. Raises ImageReadError with a one-line reason, as :func:`read_image`.
     """
     path = as_path(path)
+    refuse_special(path)
     with _decoding(path), opened(path) as source:
         with Image.open(source) as im:
             refuse_bombs(im, label(path))

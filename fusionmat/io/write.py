@@ -58,6 +58,11 @@ def is_special(path: str | os.PathLike) -> bool:
     return path.exists() and not path.is_file() and not path.is_dir()
 
 
+def is_stream(path: str | os.PathLike) -> bool:
+    """A target written into, never replaced: ``/dev/stdout``, a FIFO (:func:`is_special`), not a folder."""
+    return is_special(path) and not Path(path).is_dir()
+
+
 def _write_and_upload(path, write: Callable[[str], None]):
     """A remote target (an object store): written to a local temp file, then put in one upload,
     so the object appears whole or not at all."""
