@@ -101,7 +101,7 @@ def test_an_explicit_crop_that_misses_one_image_fails_that_image_only(photos, tm
                                        "--rotate", "none"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "3 done" in result.output and "1 failed" in result.output
-    assert "small.png: crop box (100, 100, 50, 50) does not overlap the 40x40 image" in result.output
+    assert "small.png: crop box 100,100,50,50 does not overlap the 40x40 image" in result.output
 
 
 @pytest.mark.parametrize("option", [["--rotate", "nan"], ["--rotate", "inf"], ["--aspect", "inf:1"],

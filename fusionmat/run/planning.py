@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fusionmat.errors import OutputError
+from fusionmat.errors import OutputError, naming
 from fusionmat.outputs.plan import OutputPlan, output_paths
 from fusionmat.run.process import Job
 
@@ -86,7 +86,7 @@ def plan_jobs(images: Iterable[Path], folder_of: Callable[[Path], Path], plan: O
                 raise OutputError(f"{image}: its outputs would overwrite those of {clash} (same name stem); "
                                   "use another output folder")
         except OutputError as exc:
-            planned.failed.append((image, str(exc)))
+            planned.failed.append((image, naming(image, exc)))
             continue
         claimed.update({where(p): image for p in paths.values()})
         if folder not in cleaned:
