@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from fusionmat import engines
+from fusionmat.cli import main
 from fusionmat.engines.base import Engine, Option
 from fusionmat.engines.weights import known_files
 from fusionmat.errors import MissingDependencyError
@@ -83,3 +84,13 @@ def test_a_number_option_refuses_what_the_network_cannot_take():
     for text in ("641", "100000", "nan", "-32"):
         with pytest.raises(ValueError, match="long_side must be a whole number from 256 to 2048"):
             cls.parse_options({"long_side": text})
+
+
+def test_engines_says_what_keeps_an_engine_from_loading(tmp_path, monkeypatch):
+    monkeypatch.setenv("FUSIONMAT_HOME", str(tmp_path))  # no model files here
+    monkeypatch.chdir(tmp_path)
+    listing = CliRunner().invoke(main, ["engines"])
+    assert listing.exit_code == 0
+    lines = {line.split(":")[0]: line for line in listing.output.splitlines() if not line.startswith(" ")}
+    assert "not ready: modnet.onnx missing (run `fusionmat weights fetch`)" in lines["modnet (default)"]
+    assert "latefusion.h5 not found" in lines["latefusion"]

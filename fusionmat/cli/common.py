@@ -70,7 +70,7 @@ def output_options(command: Callable) -> Callable:
         click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_console("quiet", True),
                      help="Print errors only."),
         click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_console("verbose", True),
-                     help="Also print each image's steps and timing."),
+                     help="Say more (for images: each one's preprocessing steps and seconds per stage)."),
         click.option("--no-progress", is_flag=True, expose_value=False, callback=_set_console("progress", False),
                      help="No progress bar (it is shown only on a terminal anyway)."),
     ]
@@ -281,8 +281,10 @@ class Progress:
         self.bar.update(1)
 
     def _target(self, outcome) -> str:
-        outputs = outcome.job.outputs
-        return str(outputs.get(self.shown) or next(iter(outputs.values()), ""))
+        """The outputs written, the one named by ``shown`` first."""
+        outputs = dict(outcome.job.outputs)
+        first = outputs.pop(self.shown, None)
+        return ", ".join(str(p) for p in ([first] if first is not None else []) + list(outputs.values()))
 
     def close(self) -> None:
         self.bar.close()

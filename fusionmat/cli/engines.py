@@ -14,14 +14,11 @@ def engines() -> None:
       fusionmat predict photo.jpg --engine modnet -E long_side=640
     """
     from fusionmat.engines import DEFAULT_ENGINE, ENGINES, engine_class
-    from fusionmat.engines.weights import file_status
 
     for name in ENGINES:
         cls = engine_class(name)
-        files = [file_status(f) for f in cls.files]
-        ready = "ready" if all(s == "ok" for s in files) else "model files missing: fusionmat weights fetch"
-        if cls.extra is not None:
-            ready += f" (needs pip install 'fusionmat[{cls.extra}]')"
-        click.echo(f"{name}{' (default)' if name == DEFAULT_ENGINE else ''}: {ready}")
+        missing = cls.missing()
+        state = "ready" if not missing else "not ready: " + "; ".join(missing)
+        click.echo(f"{name}{' (default)' if name == DEFAULT_ENGINE else ''}: {state}")
         for option in cls.options:
             click.echo(f"  -E {option.name}=...  {option.help}")

@@ -92,6 +92,24 @@ class Engine(ABC):
             parsed[name] = value
         return parsed
 
+    modules: tuple[str, ...] = ()
+    """Python modules the engine imports beyond the core ones (installed by its ``extra``)."""
+
+    @classmethod
+    def missing(cls) -> list[str]:
+        """What keeps the engine from loading here, one phrase each (empty when it is ready):
+        model files missing or corrupt, modules of its extra not installed."""
+        from importlib.util import find_spec
+
+        from fusionmat.engines.weights import FETCH_HINT, file_status
+
+        problems = [f"{name} {status} ({FETCH_HINT})" for name in cls.files
+                    if (status := file_status(name)) != "ok"]
+        absent = [m for m in cls.modules if find_spec(m) is None]
+        if absent:
+            problems.append(f"{', '.join(absent)} not installed (pip install 'fusionmat[{cls.extra}]')")
+        return problems
+
     @classmethod
     def describe_options(cls) -> str:
         """One line per option (for --help and the server's engine list)."""

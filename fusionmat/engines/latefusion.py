@@ -65,6 +65,7 @@ class LateFusionEngine(Engine):
         Option("partial", parse_bool, "true: accept a file without the fusion layers (they stay untrained)"),
     )
     extra = "latefusion"
+    modules = ("tensorflow", "tf_keras", "h5py")
     refine = "none"
     upsample = "bilinear"  # as the released project resizes its matte
 
@@ -93,6 +94,17 @@ class LateFusionEngine(Engine):
         """Run the network on a mean-subtracted NxHxWx3 batch: alpha, fg, bg, beta (NxHxW)."""
         outputs = self._forward(np.ascontiguousarray(batch, dtype=np.float32))
         return {name: out.numpy()[..., 0] for name, out in zip(("alpha", "fg", "bg", "beta"), outputs)}
+
+    @classmethod
+    def missing(cls) -> list[str]:
+        """Besides the extra's modules, the released .h5, which users download themselves."""
+        from fusionmat.engines.weights import latefusion_candidates
+
+        problems = super().missing()
+        if not any(p.is_file() for p in latefusion_candidates()):
+            problems.append("the released latefusion.h5 not found (give it with -E weights=FILE; "
+                            "`fusionmat weights list` says where it is looked for)")
+        return problems
 
     def input_size(self, height: int, width: int) -> tuple[int, int]:
         return self.size or inference_size(height, width, self.long_side)
