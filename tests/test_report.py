@@ -72,7 +72,8 @@ def test_report_in_a_browser_sorts_and_shows_its_pictures(folders, tmp_path):
     from selenium.webdriver.common.by import By
 
     pred, gt, photos = folders
-    CliRunner().invoke(main, ["evaluate", str(pred), str(gt), "--report", str(tmp_path / "rep"), "--images", str(photos)])
+    CliRunner().invoke(main, ["evaluate", str(pred), str(gt), "--report", str(tmp_path / "rep"),
+                              "--images", str(photos)])
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900"):
@@ -80,7 +81,9 @@ def test_report_in_a_browser_sorts_and_shows_its_pictures(folders, tmp_path):
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         driver.get((tmp_path / "rep" / "index.html").as_uri())
-        rows = lambda: [r.get_attribute("data-name") for r in driver.find_elements(By.CSS_SELECTOR, "#scores tbody tr")]
+        def rows():
+            return [r.get_attribute("data-name") for r in driver.find_elements(By.CSS_SELECTOR, "#scores tbody tr")]
+
         assert rows() == ["bad", "fair", "good"]
         driver.find_element(By.CSS_SELECTOR, 'th[data-key="sad"]').click()  # ascending
         assert rows() == ["good", "fair", "bad"]

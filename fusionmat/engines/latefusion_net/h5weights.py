@@ -66,7 +66,8 @@ def load_h5_weights(model, path: str | os.PathLike, *, allow_missing: tuple[str,
     with h5:
         root = _layer_root(h5)
         if root is None:
-            raise WeightsError(f"{path}: no 'layer_names' at the root or in 'model_weights'; not a Keras-2 weights file")
+            raise WeightsError(f"{path}: no 'layer_names' at the root or in 'model_weights'; "
+                               "not a Keras-2 weights file")
         file_layers = [_text(n) for n in root.attrs["layer_names"]]
         present = set(file_layers)
         report = LoadReport()
