@@ -274,12 +274,12 @@ def test_staging_uses_fusionmat_temp_names_and_removes_dead_exports_temps(tmp_pa
     out.mkdir()
     dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                               text=True).stdout)
-    stale_folder = out / f".m_savedmodel.{dead}-k2j3h4f5.part"
+    stale_folder = out / f".m_savedmodel.fusionmat-{dead}-k2j3h4f5.part"
     (stale_folder / "variables").mkdir(parents=True)
     (stale_folder / "saved_model.pb").write_bytes(b"partial")
-    stale_file = out / f".m.tflite.{dead}-a1b2c3d4.part.tflite"
+    stale_file = out / f".m.tflite.fusionmat-{dead}-a1b2c3d4.part.tflite"
     stale_file.write_bytes(b"partial")
-    live = out / f".m.onnx.{os.getppid()}-abcdefgh.part.onnx"  # another running process's: kept
+    live = out / f".m.onnx.fusionmat-{os.getppid()}-abcdefgh.part.onnx"  # another running process's: kept
     live.write_bytes(b"being written")
     theirs = out / ".m.tflite.xyz123"  # not a fusionmat temp name: never touched
     theirs.mkdir()
@@ -294,7 +294,7 @@ def test_staging_uses_fusionmat_temp_names_and_removes_dead_exports_temps(tmp_pa
     monkeypatch.setattr(convert, "_tflite", recording)
     export(out, stand_in, "tflite", "m.tflite")
     (staged,) = seen
-    assert staged.parent == out and TEMP_NAME.match(staged.name) and f".{os.getpid()}-" in staged.name
+    assert staged.parent == out and TEMP_NAME.match(staged.name) and f".fusionmat-{os.getpid()}-" in staged.name
     assert not stale_folder.exists() and not stale_file.exists() and live.exists() and theirs.is_dir()
     assert sorted(p.name for p in out.iterdir()) == sorted([live.name, theirs.name, "m.tflite"])
 

@@ -147,8 +147,8 @@ def test_batch_removes_temp_files_of_a_killed_run(tmp_path, astronaut):
     out.mkdir()
     Image.fromarray(astronaut).resize((64, 64)).save(photos / "a.png")
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = out / f".a_matting.png.{int(dead.stdout)}-k2j3h4f5.part.png"
-    live = out / f".a_concat.jpg.{os.getppid()}-abcdefgh.part.jpg"  # another running process's: kept
+    stale = out / f".a_matting.png.fusionmat-{int(dead.stdout)}-k2j3h4f5.part.png"
+    live = out / f".a_concat.jpg.fusionmat-{os.getppid()}-abcdefgh.part.jpg"  # another running process's: kept
     stale.write_bytes(b"partial")
     live.write_bytes(b"partial")
     result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(out), "--engine", "selfie"])

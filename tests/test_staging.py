@@ -188,11 +188,11 @@ with staged(out / "clip_matting.mp4") as movie, staged(out / "clip_cutout", fold
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "keep.txt").write_text("x")
     dead_pid = run_child("import os; print(os.getpid())").stdout.strip()
-    (tmp_path / f".y_cutout.{dead_pid}-abcdefgh.part").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / f".y_cutout.fusionmat-{dead_pid}-abcdefgh.part").symlink_to(tmp_path / "elsewhere")
     removed = clean_stale_temps(tmp_path)
     assert sorted(p.name for p in removed) == left
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [mine.name, ".notes.part", "elsewhere", f".y_cutout.{dead_pid}-abcdefgh.part"])
+        [mine.name, ".notes.part", "elsewhere", f".y_cutout.fusionmat-{dead_pid}-abcdefgh.part"])
     assert (tmp_path / "elsewhere" / "keep.txt").read_text() == "x"
 
 
@@ -230,12 +230,28 @@ def test_a_link_to_an_earlier_output_folder_is_kept(tmp_path):
 def test_a_temp_named_with_this_pid_that_this_process_did_not_make_is_stale(tmp_path):
     """In a container every run may get the same pid: a temp a killed run left under the pid this
     process has now must still be removed, while this process's own temps are kept."""
-    left = tmp_path / f".clip_cutout.{os.getpid()}-abcdefgh.part"
+    left = tmp_path / f".clip_cutout.fusionmat-{os.getpid()}-abcdefgh.part"
     left.mkdir()
     (left / "000001.png").write_bytes(b"frame")
-    (tmp_path / f".clip_matting.mp4.{os.getpid()}-abcdefgh.part.mp4").write_bytes(b"half")
+    (tmp_path / f".clip_matting.mp4.fusionmat-{os.getpid()}-abcdefgh.part.mp4").write_bytes(b"half")
     with staged(tmp_path / "x_matting.mp4") as mine, staged(tmp_path / "x_cutout", folder=True) as frames:
         removed = clean_stale_temps(tmp_path)
         assert mine.exists() and frames.is_dir()
-    assert sorted(p.name for p in removed) == sorted([left.name, f".clip_matting.mp4.{os.getpid()}-abcdefgh.part.mp4"])
+    assert sorted(p.name for p in removed) == sorted([left.name, f".clip_matting.mp4.fusionmat-{os.getpid()}-abcdefgh.part.mp4"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x_cutout", "x_matting.mp4"]
+
+
+def test_a_users_dot_part_files_and_folders_are_never_taken_for_temps(tmp_path):
+    """Names that look like temps (a number, a dot-part ending) but lack fusionmat's mark stay,
+    however old, even when the number is no running process."""
+    names = [".photos.2023-backup.part", ".notes.backup.part", ".my thesis.draft01.part.tex",
+             ".x.99999999-abcdefgh.part"]
+    for name in names:
+        (tmp_path / name).write_text("precious")
+        os.utime(tmp_path / name, (0, 0))  # 1970: older than any age rule
+    album = tmp_path / ".album.2023-summer.part"
+    album.mkdir()
+    (album / "keep.jpg").write_text("picture")
+    assert clean_stale_temps(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names, album.name])
+    assert (album / "keep.jpg").read_text() == "picture"

@@ -225,7 +225,7 @@ def test_an_earlier_png_output_is_replaced_and_modes_follow_the_umask(clip, tmp_
     matte_video(clip, out, engine="selfie", alpha="png")
     assert len(list((out / "walk_cutout").iterdir())) == 8
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = out / f".walk_cutout.{dead.stdout.strip()}-x1y2z3w4.part"  # what a SIGKILLed run left
+    stale = out / f".walk_cutout.fusionmat-{dead.stdout.strip()}-x1y2z3w4.part"  # what a SIGKILLed run left
     stale.mkdir()
     (stale / "000001.png").write_bytes(b"half")
     report = matte_video(clip, out, engine="selfie", alpha="png", end=0.3)

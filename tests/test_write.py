@@ -142,10 +142,10 @@ def test_stale_temp_folders_of_dead_processes_are_removed(tmp_path):
     from fusionmat.io.write import clean_stale_temps
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = tmp_path / f".clip_cutout.{dead.stdout.strip()}-k2j4h5g6.part"
+    stale = tmp_path / f".clip_cutout.fusionmat-{dead.stdout.strip()}-k2j4h5g6.part"
     stale.mkdir()
     (stale / "000001.png").write_bytes(b"frame")
-    running = tmp_path / f".other_cutout.{os.getppid()}-abcdefgh.part"  # a process that is running
+    running = tmp_path / f".other_cutout.fusionmat-{os.getppid()}-abcdefgh.part"  # a process that is running
     running.mkdir()
     assert clean_stale_temps(tmp_path) == [stale]
     assert sorted(os.listdir(tmp_path)) == [running.name]

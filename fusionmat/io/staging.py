@@ -1,7 +1,8 @@
 """Staging: an output is made under a temp name beside its target, then renamed into place.
 
-Temp files and folders are named ``.<target>.<pid>-<random>.part<suffix>``, so a later run can
-recognise what a killed one left (:func:`clean_stale_temps`). A commit is a rename, and nothing
+Temp files and folders are named ``.<target>.fusionmat-<pid>-<random>.part<suffix>``, so a later
+run can recognise what a killed one left (:func:`clean_stale_temps`) and never takes a user's
+file for one. A commit is a rename, and nothing
 is deleted that fusionmat did not make: an existing folder is replaced only when every entry in
 it is an earlier output (:func:`check_replaceable`), and only those entries are removed.
 """
@@ -12,7 +13,6 @@ import re
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,11 +23,11 @@ NAME_MAX = 255
 """Bytes in one file name (ext4, XFS, APFS, NTFS): a temp name is cut to fit."""
 RANDOM_LENGTH = 8
 """Characters of the random part that :mod:`tempfile` puts in a name."""
-TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?:(?P<pid>\d+)-)?[A-Za-z0-9_]{6,}\.part(?:\.[^./]*)?$")
-"""A staged temp's name: ``.<target>.<pid>-<random>.part<suffix>`` (files of earlier versions
-have no pid; the target may be cut short, see :func:`temp_affixes`)."""
-UNOWNED_AGE = 3600.0
-"""A temp file that names no process is stale once it is this many seconds old."""
+MARK = "fusionmat"
+"""The word in every temp name: a user's ``.album.2023-summer.part`` is never taken for a temp."""
+TEMP_NAME = re.compile(rf"^\.(?P<target>.+)\.{MARK}-(?P<pid>\d+)-[a-z0-9_]{{{RANDOM_LENGTH}}}\.part(?:\.[^./]*)?$")
+"""A staged temp's name: ``.<target>.fusionmat-<pid>-<random>.part<suffix>``, exactly as
+:func:`make_temp` makes it (the target may be cut short, see :func:`temp_affixes`)."""
 
 Owned = Callable[[str], bool]
 """Says whether an entry of an existing target folder is an earlier output that may be deleted;
@@ -62,9 +62,9 @@ def os_reason(exc: Exception) -> str:
 
 
 def temp_affixes(final: Path) -> tuple[str, str]:
-    """The prefix ``.<target>.<pid>-`` and suffix ``.part<suffix>`` of ``final``'s temp name; the
-    target part is cut short so the whole name, random part included, fits in NAME_MAX bytes."""
-    head, tail = f".{os.getpid()}-", ".part" + final.suffix
+    """The prefix ``.<target>.fusionmat-<pid>-`` and suffix ``.part<suffix>`` of ``final``'s temp
+    name; the target part is cut short so the whole name, random part included, fits in NAME_MAX bytes."""
+    head, tail = f".{MARK}-{os.getpid()}-", ".part" + final.suffix
     room = NAME_MAX - 1 - len(head) - RANDOM_LENGTH - len(os.fsencode(tail))
     if room < 1:  # an absurdly long suffix: the temp goes without it
         tail = ".part"
@@ -145,16 +145,14 @@ def clean_stale_temps(folder: str | os.PathLike) -> list[Path]:
     """Remove the temp files and folders that an interrupted fusionmat (SIGKILL, power loss) left
     in ``folder``; returns what was removed ([] when the folder cannot be listed).
 
-    A temp is stale when the process its name records is gone; a temp file without a pid (older
-    versions) when it is over UNOWNED_AGE old. A running fusionmat's temps are left alone, and so
-    is anything whose name is not a staged temp's.
+    A temp is stale when the process its name records is gone. A running fusionmat's temps are
+    left alone, and so is anything whose name is not exactly a staged temp's.
     """
     removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return removed
-    now = time.time()
     for entry in entries:
         match = TEMP_NAME.match(entry.name)
         if match is None:
@@ -162,14 +160,12 @@ def clean_stale_temps(folder: str | os.PathLike) -> list[Path]:
         pid = match.group("pid")
         with _OPEN_LOCK:  # a temp this process is making now is not stale
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    if pid and _gone(int(pid), entry.path):
-                        shutil.rmtree(entry.path)
-                        removed.append(Path(entry.path))
-                elif entry.is_file(follow_symlinks=False):
-                    if _gone(int(pid), entry.path) if pid else now - entry.stat().st_mtime > UNOWNED_AGE:
-                        os.unlink(entry.path)
-                        removed.append(Path(entry.path))
+                if entry.is_dir(follow_symlinks=False) and _gone(int(pid), entry.path):
+                    shutil.rmtree(entry.path)
+                    removed.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False) and _gone(int(pid), entry.path):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
             except OSError:
                 continue
     return removed

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from fusionmat.errors import OutputError
-from fusionmat.io.staging import TEMP_NAME, UNOWNED_AGE, clean_stale_temps, current_umask, staged  # noqa: F401
+from fusionmat.io.staging import TEMP_NAME, clean_stale_temps, current_umask, staged  # noqa: F401
 from fusionmat.io.staging import os_reason as _reason
 
 JPEG_QUALITY = 95
