@@ -237,7 +237,8 @@ def test_a_temp_named_with_this_pid_that_this_process_did_not_make_is_stale(tmp_
     with staged(tmp_path / "x_matting.mp4") as mine, staged(tmp_path / "x_cutout", folder=True) as frames:
         removed = clean_stale_temps(tmp_path)
         assert mine.exists() and frames.is_dir()
-    assert sorted(p.name for p in removed) == sorted([left.name, f".clip_matting.mp4.fusionmat-{os.getpid()}-abcdefgh.part.mp4"])
+    matte = f".clip_matting.mp4.fusionmat-{os.getpid()}-abcdefgh.part.mp4"
+    assert sorted(p.name for p in removed) == sorted([left.name, matte])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x_cutout", "x_matting.mp4"]
 
 
