@@ -213,6 +213,23 @@ def test_png_output_never_deletes_a_folder_it_did_not_make(tmp_path, astronaut):
 
 
 @requires_weights
+def test_a_folder_of_a_users_own_numbered_pngs_is_not_taken_for_an_earlier_output(tmp_path, astronaut):
+    """A user's 000001.png and 000050.png were overwritten and deleted: names alone decided."""
+    from fusionmat.errors import OutputError
+    from fusionmat.run.video import matte_video
+
+    clip = write_clip(tmp_path / "clip.mp4", astronaut, frames=3, audio=False)
+    folder = tmp_path / "out" / "clip_cutout"
+    folder.mkdir(parents=True)
+    Image.fromarray(astronaut).save(folder / "000001.png")
+    Image.fromarray(astronaut).save(folder / "000050.png")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    with pytest.raises(OutputError, match="is not an earlier output"):
+        matte_video(clip, tmp_path / "out", engine="selfie", alpha="png")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+@requires_weights
 def test_an_earlier_png_output_is_replaced_and_modes_follow_the_umask(clip, tmp_path):
     """Outputs were 0600 and the PNG folder 0700; a killed run's temp folder was never removed."""
     import subprocess

@@ -36,9 +36,21 @@ FRAME_NAME = re.compile(r"\d{6}\.png")
 """A frame of a PNG-sequence output: ``000001.png``."""
 
 
+FRAME_MARK = "video frame"
+"""The stamp each frame of a PNG sequence carries in its text chunk: only such files are fusionmat's."""
+
+
 def is_frame(name: str) -> bool:
-    """True for an entry a PNG-sequence output holds (a frame), the only kind replacing it may delete."""
+    """True for a name a PNG-sequence output holds (``000001.png``)."""
     return FRAME_NAME.fullmatch(name) is not None
+
+
+def frames_of_ours(folder: Path):
+    """Says whether an entry of ``folder`` (a relative name) is a frame fusionmat wrote there: a
+    frame's name and fusionmat's stamp, so a user's ``000001.png`` is never replaced."""
+    from fusionmat.outputs.resume import read_stamp
+
+    return lambda name: is_frame(name) and read_stamp(folder / name) == FRAME_MARK
 
 
 @dataclass
@@ -230,7 +242,7 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
     check_pixels(stream.codec_context.width, stream.codec_context.height, str(source))  # before any decoding
     cutout_folder = folder / f"{source.stem}_cutout"
     if alpha == "png":
-        check_replaceable(cutout_folder, is_frame)  # refused now, not after the whole clip is matted
+        check_replaceable(cutout_folder, frames_of_ours(cutout_folder))  # refused now, before the clip is matted
     loaded = load_engine(engine or DEFAULT_ENGINE) if engine is None or isinstance(engine, str) else engine
     chooser = build_preprocessor(rotate, crop, "none")
     report = VideoReport(str(source), total=stream.frames or None)
@@ -253,7 +265,7 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
 
     def output(kind: str, name: str, *, is_folder: bool = False) -> Path:
         finals[kind] = folder / name
-        temps[kind] = stack.enter_context(staged(finals[kind], folder=is_folder, owned=is_frame if is_folder else None))
+        temps[kind] = stack.enter_context(staged(finals[kind], folder=is_folder, owned=frames_of_ours(finals[kind]) if is_folder else None))
         return temps[kind]
 
     def open_writer(kind: str, name: str, codec: str, w: int, h: int, pix_fmt: str, options: dict,
@@ -368,6 +380,7 @@ def _write_frame(rgb, matte, writers, temps, background, index: int, pts: int) -
     from fusionmat.matting.foreground import estimate_layers
     from fusionmat.outputs.compose import composite
     from fusionmat.outputs.plan import background_for
+    from fusionmat.outputs.resume import STAMP_KEY
 
     alpha8 = to_uint8(matte)
     if "matting" in writers:
@@ -380,4 +393,5 @@ def _write_frame(rgb, matte, writers, temps, background, index: int, pts: int) -
         if "cutout" in writers:
             writers["cutout"].write(np.dstack([to_uint8(fg), alpha8]), "rgba", pts)
         elif "cutout" in temps:
-            save_image(temps["cutout"] / f"{index + 1:06d}.png", np.dstack([to_uint8(fg), alpha8]))
+            save_image(temps["cutout"] / f"{index + 1:06d}.png", np.dstack([to_uint8(fg), alpha8]),
+                       text={STAMP_KEY: FRAME_MARK})
