@@ -265,7 +265,8 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
 
     def output(kind: str, name: str, *, is_folder: bool = False) -> Path:
         finals[kind] = folder / name
-        temps[kind] = stack.enter_context(staged(finals[kind], folder=is_folder, owned=frames_of_ours(finals[kind]) if is_folder else None))
+        owned = frames_of_ours(finals[kind]) if is_folder else None
+        temps[kind] = stack.enter_context(staged(finals[kind], folder=is_folder, owned=owned))
         return temps[kind]
 
     def open_writer(kind: str, name: str, codec: str, w: int, h: int, pix_fmt: str, options: dict,
