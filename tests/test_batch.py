@@ -178,3 +178,19 @@ def test_a_photo_without_a_person_gets_one_warning_and_an_empty_matte(tmp_path):
     assert result.output.count("no person found") == 1
     matte = np.asarray(Image.open(tmp_path / "shots_matting" / "wall_matting.png"))
     assert matte.shape == (120, 160) and not matte.any()
+
+
+@requires_weights
+def test_a_recursive_run_never_mattes_an_earlier_runs_outputs(tmp_path, astronaut):
+    """After `batch bb -o bb/s -r`, `batch bb -r` took bb/s/a_matting.png and a_concat.jpg for photos
+    (a_concat_concat.jpg ... grew run after run)."""
+    src = tmp_path / "bb"
+    src.mkdir()
+    Image.fromarray(astronaut).resize((96, 96)).save(src / "a.jpg")
+    first = CliRunner().invoke(main, ["batch", str(src), "-o", str(src / "s"), "-r", "--cutout", "--engine", "selfie",
+                                      "--save-steps", str(src / "steps"), "--rotate", "90"])
+    assert first.exit_code == 0, first.output
+    second = CliRunner().invoke(main, ["batch", str(src), "-r", "--engine", "selfie", "--json", "-", "-q"])
+    assert second.exit_code == 0, second.output
+    report = json.loads(second.stdout)
+    assert report["done"] == [str(src / "a.jpg")] and report["ignored_non_images"] == 4

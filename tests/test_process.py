@@ -318,3 +318,58 @@ def test_a_fifo_as_photo_or_matte_is_refused_before_it_is_opened(tmp_path):
     result = CliRunner().invoke(main, ["compose", str(tmp_path / "p.png"), "--bg", "white",
                                        "--matte", str(tmp_path / "pipe.png")])
     assert result.exit_code == 1 and "is a FIFO, not a regular file" in result.output
+
+
+def test_serve_refuses_to_start_with_an_unusable_model_in_one_line(tmp_path, monkeypatch):
+    pytest.importorskip("uvicorn")
+    monkeypatch.setenv("FUSIONMAT_HOME", str(tmp_path))  # no model files
+    result = CliRunner().invoke(main, ["serve", "--port", "1"])  # never listens: the model is checked first
+    assert result.exit_code == 1 and "modnet.onnx: model file missing" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_video_refuses_a_fifo_before_opening_it(tmp_path):
+    pytest.importorskip("av")
+    os.mkfifo(tmp_path / "clip.mp4")
+    result = CliRunner().invoke(main, ["video", str(tmp_path / "clip.mp4"), "--engine", "selfie"])
+    assert result.exit_code == 1 and "is a FIFO, not a regular file" in result.output
+
+
+@requires_weights
+def test_a_json_report_onto_an_input_is_refused_before_any_work(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    photo(src / "a.png")
+    result = CliRunner().invoke(main, ["batch", str(src), "--json", str(src / "a.png"), "--engine", "selfie"])
+    assert result.exit_code == 2 and "refusing to overwrite an input" in result.output
+    assert not (tmp_path / "src_matting").exists()
+
+
+def test_a_header_far_over_the_budget_gets_fusionmats_words(tmp_path):
+    import struct
+    import zlib
+
+    from fusionmat.io.read import read_image
+
+    photo(tmp_path / "small.png")
+    data = bytearray((tmp_path / "small.png").read_bytes())
+    data[16:24] = struct.pack(">II", 100000, 100000)  # IHDR claims 100000x100000 (Pillow refuses > 2x its limit)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    (tmp_path / "huge.png").write_bytes(bytes(data))
+    with pytest.raises(BudgetError, match=r"huge\.png: too many pixels \(over the limit of \d+\)"):
+        read_image(tmp_path / "huge.png")
+
+
+@requires_weights
+def test_a_photo_given_twice_is_done_once(tmp_path, astronaut):
+    Image.fromarray(astronaut).resize((96, 96)).save(tmp_path / "a.png")
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "a.png"), str(tmp_path / "a.png"), "-o",
+                                       str(tmp_path / "out"), "--engine", "selfie"])
+    assert result.exit_code == 0 and result.output.count(" -> ") == 1
+
+
+def test_engine_option_messages_name_the_option_once(tmp_path):
+    photo(tmp_path / "p.png")
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "p.png"), "--engine", "latefusion",
+                                       "-E", "size=33x33"])
+    assert result.exit_code == 2 and "engine option size must be" in result.output and "size size" not in result.output

@@ -83,6 +83,13 @@ def batch(folder, out_dir, recursive, cutout, background, fit, composite_format,
                          address=address, concurrency=concurrency, cpus_per_actor=cpus_per_actor)
     report = Report()
     images, report.ignored = find_images(folder, recursive=recursive, exclude=out_root)
+    if json_report is not None and str(json_report) != "-":
+        from fusionmat.run.planning import Inputs
+
+        try:
+            Inputs(images).refuse([json_report])  # before any work, not after it
+        except FusionmatError as exc:
+            raise click.BadParameter(str(exc), param_hint="--json") from None
     out = console()
     out.info(f"{len(images)} image(s) in {folder} -> {out_root}")
     held = outside_images(folder, out_root, recursive)
@@ -150,8 +157,9 @@ def finish(report, json_report: Path | None, images: list[Path]) -> None:
     from fusionmat.run.planning import Inputs
 
     console().info(report.summary())
-    for failure in report.failed:
-        click.echo(f"  failed: {failure['file']}: {failure['error']}", err=True)
+    if not console().quiet:  # a recap: each was printed as it happened
+        for failure in report.failed:
+            click.echo(f"  failed: {failure['file']}: {failure['error']}", err=True)
     if json_report is not None:
         text = json.dumps(report.as_dict(), indent=2)
         if str(json_report) == "-":

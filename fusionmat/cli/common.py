@@ -277,6 +277,7 @@ class Progress:
             if outcome.status != SKIPPED:
                 for line in outcome.saved:
                     self.out.info(f"  {line}")
+            if outcome.status not in (SKIPPED, FAILED):
                 self.out.detail(describe_steps(outcome))
         self.bar.update(1)
 

@@ -103,12 +103,26 @@ def predict(images, out, only, cutout, background, fit, composite_format, qualit
     from fusionmat.run.batch import session_key
     from fusionmat.run.planning import plan_jobs, run_inputs
 
-    paths = [Path(p) for p in images]
+    paths = list(dict.fromkeys(Path(p) for p in images))  # a photo given twice is done once
     out_dir = Path(out) if out is not None else None
     session.inputs = run_inputs(paths, plan)
     planned = plan_jobs(paths, (lambda path: out_dir) if out_dir is not None else (lambda path: path.parent), plan,
                         key=session_key(session), inputs=session.inputs, overwrite=overwrite)
     run_planned(planned, session, shown="matting")
+
+
+def write_stdout(data: bytes) -> None:
+    """All of ``data`` to standard output, or a one-line error when it is closed or its reader
+    went away before the end (a pipe into `head`)."""
+    stream = getattr(sys.stdout, "buffer", None)
+    if stream is None:
+        raise click.ClickException("standard output is closed; give -o FILE")
+    try:
+        stream.write(data)
+        stream.flush()
+    except OSError as exc:  # BrokenPipeError among them
+        sys.stdout = None  # nothing more is written there, not even at exit
+        raise click.ClickException(f"standard output: {exc.strerror or exc}; the output is incomplete") from None
 
 
 def refuse_unknown_suffix(out: str) -> None:
@@ -175,8 +189,7 @@ def _write_one_file(image: str, out: str, kind: str, session, fmt: str) -> None:
         buffer = io.BytesIO()
         encode(outcome.rendered[kind], fmt, buffer, quality=session.plan.quality, name=target)
         if out == STDIO:
-            sys.stdout.buffer.write(buffer.getvalue())
-            sys.stdout.buffer.flush()
+            write_stdout(buffer.getvalue())
         else:
             save_bytes(out, buffer.getbuffer())
     except FusionmatError as exc:

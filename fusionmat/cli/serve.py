@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from fusionmat.cli.common import echo_warning, engine_kwargs, engine_options, parse_preprocess_options
+from fusionmat.errors import FusionmatError
 
 
 @click.command()
@@ -54,4 +55,7 @@ def serve(host, port, workers, max_upload_mb, max_queue, rotate, crop, aspect, e
                              threads=threads, max_upload_mb=max_upload_mb, max_queue=max_queue, rotate=rotate,
                              crop=crop, aspect=aspect)
     click.echo(f"fusionmat serve: http://{host}:{port}/ (engine {engine}; Ctrl-C stops)", err=True)
-    run(settings, host=host, port=port)
+    try:
+        run(settings, host=host, port=port)
+    except FusionmatError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -88,7 +88,8 @@ class Engine(ABC):
                 try:
                     value = declared[name].parse(value)
                 except ValueError as exc:
-                    raise ValueError(f"engine option {name} {exc}") from None
+                    reason = str(exc).removeprefix(f"{name} ")
+                    raise ValueError(f"engine option {name} {reason}") from None
             parsed[name] = value
         return parsed
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -61,7 +62,8 @@ def find_images(root: Path, *, recursive: bool, exclude: Path | None = None) -> 
     says image (so a corrupt ``photo.jpg`` is reported); unreadable files are taken so the
     run reports them. Other files (notes, sidecars) are ignored, and so is anything that is not
     a regular file (a FIFO named photo.jpg would block the run forever), and fusionmat's own
-    outputs for a photo of the folder (:func:`own_outputs`).
+    outputs: beside a photo of the folder (:func:`own_outputs`), or anywhere when they carry its
+    stamp (:func:`looks_like_output`), so a recursive run never mattes an earlier run's outputs.
     """
     taken, ignored = [], 0
     for path in walk_files(root, recursive=recursive, exclude=exclude):
@@ -72,7 +74,22 @@ def find_images(root: Path, *, recursive: bool, exclude: Path | None = None) -> 
         else:
             ignored += 1
     outputs = own_outputs(taken)  # mattes and previews that `predict` wrote next to the photos
+    outputs |= {p for p in taken if p not in outputs and looks_like_output(p)}  # and those of runs elsewhere
     return [p for p in taken if p not in outputs], ignored + len(outputs)
+
+
+STEP_NAME = re.compile(r".+_\d+_(aspect|rotate|crop)")
+"""The stem of an image ``--save-steps`` wrote: ``<stem>_<n>_<step>``."""
+
+
+def looks_like_output(path) -> bool:
+    """True for a file named as fusionmat names its outputs that carries fusionmat's stamp (read
+    from its header): an earlier run's matte, preview, cut-out or saved step, wherever it is."""
+    from fusionmat.outputs.resume import is_output
+
+    stem = path.stem
+    named = stem.rpartition("_")[2] in OUTPUT_KINDS or STEP_NAME.fullmatch(stem) is not None
+    return named and is_output(path)
 
 
 OUTPUT_KINDS = ("matting", "concat", "cutout", "composite")

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 from PIL import Image, ImageOps
 
-from fusionmat.errors import ImageReadError
+from fusionmat.errors import BudgetError, ImageReadError
 from fusionmat.io.storage import as_path, is_remote, opened
 
 MIN_SIDE = 16
@@ -86,7 +86,7 @@ def refuse_special(path) -> None:
     except OSError:
         return  # missing or unreadable: opening it says why
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise ImageReadError(not_a_file(path) + ("; use - for standard input" if stat.S_ISFIFO(mode) else ""))
+        raise ImageReadError(not_a_file(path))
 
 
 def label(source) -> str:
@@ -108,8 +108,10 @@ def _decoding(path):
         raise ImageReadError(f"{path}: permission denied") from None
     except Image.UnidentifiedImageError:
         raise ImageReadError(f"{path}: not an image Pillow can read") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{path}: too many pixels ({exc})") from None
+    except Image.DecompressionBombError:
+        from fusionmat.limits import max_pixels
+
+        raise BudgetError(f"{path}: too many pixels (over the limit of {max_pixels()})") from None
     except MemoryError:
         raise ImageReadError(f"{path}: out of memory while decoding") from None
     except (OSError, SyntaxError, ValueError) as exc:

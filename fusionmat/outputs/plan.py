@@ -68,6 +68,8 @@ def load_background(text: str, fit: str = "cover") -> LoadedBackground:
     from fusionmat.io.read import read_image
     from fusionmat.outputs.compose import parse_background
 
+    if not text.strip():
+        raise ValueError("an empty background; give a colour (white, #ffffff), transparent, blur[:SIGMA] or a picture")
     spec = parse_background(text)
     if spec.path is not None and not spec.path.exists() and not spec.path.suffix:
         raise ValueError(f"{text}: no such file, and not a colour; {colour_hint(text)}")
@@ -134,20 +136,23 @@ def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: Mapping[str, Path],
     """
     from fusionmat.io.write import cutout_rgba, preview_image, save_image
     from fusionmat.matting.foreground import estimate_layers
-    from fusionmat.outputs.resume import STAMP_KEY, anchor
+    from fusionmat.outputs.resume import OUTPUT_MARK, STAMP_KEY, anchor
+
+    def mark(kind: str) -> dict[str, str]:
+        """The anchor's resume stamp, or the mark every other output carries."""
+        return {STAMP_KEY: stamp if stamp and anchor(paths) == kind else OUTPUT_MARK}
 
     if "concat" in paths:
-        save_image(paths["concat"], preview_image(rgb, alpha))
+        save_image(paths["concat"], preview_image(rgb, alpha), text=mark("concat"))
     if "cutout" in paths or "composite" in paths:
         fg, bg = estimate_layers(rgb, alpha)
         if "cutout" in paths:
-            save_image(paths["cutout"], cutout_rgba(fg, alpha))
+            save_image(paths["cutout"], cutout_rgba(fg, alpha), text=mark("cutout"))
         if "composite" in paths:
-            mark = {STAMP_KEY: stamp} if stamp and anchor(paths) == "composite" else None
             save_image(paths["composite"], composite_of(rgb, fg, bg, alpha, plan.background), quality=plan.quality,
-                       text=mark)
+                       text=mark("composite"))
     if "matting" in paths:
-        save_image(paths["matting"], alpha, text={STAMP_KEY: stamp} if stamp else None)
+        save_image(paths["matting"], alpha, text=mark("matting"))
 
 
 ONE_FILE_KINDS = ("cutout", "composite", "matte", "preview")

@@ -114,6 +114,16 @@ def read_stamp(output: str | os.PathLike) -> str | None:
         return None
 
 
+OUTPUT_MARK = "output"
+"""The stamp of fusionmat's outputs that are not an anchor (previews, cut-outs, saved steps): a
+later run over a folder that holds them knows them for what they are."""
+
+
+def is_output(path) -> bool:
+    """True when ``path`` carries fusionmat's stamp (any of its outputs, PNG or JPEG)."""
+    return read_stamp(path) is not None
+
+
 ANCHORS = ("matting", "composite")
 """The output that carries the stamp: the first of these an image has."""
 

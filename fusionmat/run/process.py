@@ -226,6 +226,7 @@ def save_steps(image, steps, folder: Path, inputs=None) -> list[str]:
     """Write what the engine saw after each changing step: ``<stem>_<n>_<step>.jpg`` in ``folder``,
     never over one of the run's ``inputs``; one line per file written ('step 1: rotate, ... -> path')."""
     from fusionmat.io.write import save_image
+    from fusionmat.outputs.resume import OUTPUT_MARK, STAMP_KEY
 
     stem = Path(str(image)).stem
     written = []
@@ -233,6 +234,7 @@ def save_steps(image, steps, folder: Path, inputs=None) -> list[str]:
         path = Path(folder) / f"{stem}_{number}_{step.step}.jpg"
         if inputs is not None:
             inputs.refuse([path])
-        written.append(f"step {number}: {step.step}, {step.detail} -> {save_image(path, step.image)}")
+        saved = save_image(path, step.image, text={STAMP_KEY: OUTPUT_MARK})
+        written.append(f"step {number}: {step.step}, {step.detail} -> {saved}")
     return written
 

@@ -156,7 +156,10 @@ class _Writer:
 
 def probe(path: str | os.PathLike):
     """(container, video stream) of ``path``; ImageReadError in one line when it is not a video."""
+    from fusionmat.io.read import refuse_special
+
     av = _av()
+    refuse_special(path)  # a FIFO would block the open forever
     try:
         container = av.open(str(path))
     except FileNotFoundError:
@@ -364,8 +367,8 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
     finally:
         encoder.shutdown(wait=True, cancel_futures=True)
     if report.frames == 0:
-        raise ImageReadError(f"{source}: no frames to matte"
-                             + (f" between {start} and {end} s" if start is not None or end is not None else ""))
+        span = (f" from {start:g} s" if start is not None else "") + (f" up to {end:g} s" if end is not None else "")
+        raise ImageReadError(f"{source}: no frames to matte{span}")
     try:
         begin = first_pts * time_base if start is not None else None
         for writer in writers.values():

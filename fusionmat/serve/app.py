@@ -241,8 +241,9 @@ def request_plan(options: dict, picture: np.ndarray | None):
     return OutputPlan(background=background, composite_format="png", quality=options["quality"])
 
 
-def create_app(settings: ServeSettings = ServeSettings()):
-    """The ASGI application (Starlette); engines load when it starts (lifespan)."""
+def create_app(settings: ServeSettings = ServeSettings(), workers: Workers | None = None):
+    """The ASGI application (Starlette); ``workers`` already loaded, or engines load when it starts
+    (lifespan)."""
     from contextlib import asynccontextmanager
 
     from starlette.applications import Starlette
@@ -255,7 +256,7 @@ def create_app(settings: ServeSettings = ServeSettings()):
 
     @asynccontextmanager
     async def lifespan(app):
-        state["workers"] = await asyncio.get_running_loop().run_in_executor(None, Workers, settings)
+        state["workers"] = workers or await asyncio.get_running_loop().run_in_executor(None, Workers, settings)
         try:
             yield
         finally:
@@ -371,7 +372,8 @@ def create_app(settings: ServeSettings = ServeSettings()):
 
 
 def serve(settings: ServeSettings = ServeSettings(), host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the app on uvicorn until interrupted."""
+    """Load the engines, then run the app on uvicorn until interrupted; a FusionmatError (a model
+    file missing or corrupt) is raised before anything listens."""
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings, Workers(settings)), host=host, port=port, log_level="warning")
