@@ -118,10 +118,10 @@ def test_the_json_report_never_overwrites_an_input_and_dash_means_stdout(photos,
     before = (photos / "a.png").read_bytes()
     result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(tmp_path / "o"),
                                        "--json", str(photos / "a.png")])
-    assert result.exit_code == 1 and "refusing to overwrite an input file" in result.output
-    assert (photos / "a.png").read_bytes() == before
+    assert result.exit_code == 2 and "refusing to overwrite an input file" in result.output  # before any work
+    assert (photos / "a.png").read_bytes() == before and not (tmp_path / "o").exists()
     result = CliRunner().invoke(main, ["batch", str(photos), "--out", str(tmp_path / "o"), "--json", "-"])
-    assert result.exit_code == 0 and json.loads(result.stdout)["skipped"]
+    assert result.exit_code == 0 and json.loads(result.stdout)["done"]
 
 
 def test_a_target_that_is_not_a_regular_file_is_written_into_not_replaced(tmp_path):
