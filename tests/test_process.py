@@ -373,3 +373,38 @@ def test_engine_option_messages_name_the_option_once(tmp_path):
     result = CliRunner().invoke(main, ["predict", str(tmp_path / "p.png"), "--engine", "latefusion",
                                        "-E", "size=33x33"])
     assert result.exit_code == 2 and "engine option size must be" in result.output and "size size" not in result.output
+
+
+@requires_weights
+def test_fusionmat_matte_is_safe_from_threads(astronaut):
+    """One engine shared by threads (LiteRT interpreters are not thread-safe): the same mattes as in turn."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import fusionmat
+
+    engine = fusionmat.load_engine("selfie")
+    photos = [np.ascontiguousarray(np.asarray(Image.fromarray(astronaut).resize((96 + 8 * i, 96))))
+              for i in range(4)]
+    alone = [fusionmat.matte(p, engine=engine, rotate="none", crop="none") for p in photos]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda p: fusionmat.matte(p, engine=engine, rotate="none", crop="none"),
+                                 photos * 2))
+    for a, b in zip(alone * 2, together):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_library_warning_is_told_with_the_image_it_came_from(tmp_path, monkeypatch):
+    import warnings
+
+    import fusionmat.engines as engines
+
+    class Warns(Stub):
+        def predict(self, image):
+            warnings.warn("Corrupt EXIF data", UserWarning, stacklevel=1)
+            return super().predict(image)
+
+    monkeypatch.setattr(engines, "load_engine", lambda *a, **k: Warns())
+    photo(tmp_path / "p.png")
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "p.png"), "--rotate", "none", "--crop", "none"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {tmp_path / 'p.png'}: Corrupt EXIF data" in result.output

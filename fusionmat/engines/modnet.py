@@ -27,14 +27,10 @@ MODEL = "modnet.onnx"
 STRIDE = 32
 """The network's input height and width must be multiples of this."""
 LONG_SIDE = 576
-"""Long side of the grid the network runs on. Mean SAD on ../shared/bench (plain / small /
-squashed / rotated, no flip): 544: 5.32 / 0.90 / 2.57 / 8.98; 576: 4.89 / 0.86 / 2.45 / 7.17;
-608: 5.05 / 0.94 / 2.56 / 9.40; 640: 4.96 / 0.91 / 2.47 / 8.50; 672: 5.46 / 0.92 / 2.53 / 11.48
-(people filter off). Two sizes averaged (512 + 640, 576 + 704) did no better than 576 alone."""
+"""Long side of the grid the network runs on: the best of the sizes swept (docs/benchmarks.md)."""
 FLOOR = 0.1
 """Matte values up to this are MODNet's halo around the subject: they are set to zero and the
-rest stretched back to [0, 1]. Mean SAD, plain / rotated / small / squashed: 4.90 / 5.31 / 0.86
-/ 2.44 without, 4.70 / 5.16 / 0.79 / 2.29 at 0.05, 4.66 / 5.16 / 0.77 / 2.23 at 0.1."""
+rest stretched back to [0, 1] (docs/benchmarks.md)."""
 
 
 def inference_size(height: int, width: int, long_side: int = LONG_SIDE) -> tuple[int, int]:
@@ -62,9 +58,8 @@ class ModnetEngine(Engine):
     ----------
     threads : CPU threads for onnxruntime (default: all cores).
     long_side : long side of the inference grid (multiples of 32 are kept).
-    flip : also run the horizontally mirrored image and average the two mattes (plain SAD / MSE
-        4.66 / 0.0021 -> 4.61 / 0.0020, squashed 2.23 -> 2.12, rotated 5.16 -> 5.35, for 60 %
-        more time; off by default).
+    flip : also run the horizontally mirrored image and average the two mattes (60 % more time
+        for no clear gain: docs/benchmarks.md; off by default).
     people_only : keep the matte to people (:func:`fusionmat.matting.people.keep_people`) and
         return an all-zero matte when there is nobody (:class:`~fusionmat.matting.people.PersonCheck`).
     """

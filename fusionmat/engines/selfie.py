@@ -1,4 +1,4 @@
-"""Default engine: MediaPipe selfie segmentation (two models, flip TTA, zoom pass).
+"""The small, fast engine: MediaPipe selfie segmentation (two models, flip TTA, zoom pass).
 
 Works offline on the Apache-2.0 models that ``fusionmat weights fetch`` extracts from the
 mediapipe wheel. The output is a foreground probability; the pipeline turns it into a
@@ -8,9 +8,8 @@ The segmentation marks cats and cups as people too, so an image on which
 :class:`~fusionmat.matting.people.PersonCheck` finds no person (too little face and body
 evidence on the segmented region) gets an all-zero output, and the pipeline warns.
 
-Design, measured on ../shared/bench/plain (mean SAD / MSE after closed-form refinement):
-square model alone 12.8 / 0.0140, both models averaged 12.1 / 0.0134, weighted 0.3 / 0.7
-with flip TTA 12.0 / 0.0132, plus a second pass on the subject's box 11.6 / 0.0127.
+Both models are weighted and flip-averaged, with a second pass on the subject's box; each of
+these choices was measured (docs/benchmarks.md).
 """
 from __future__ import annotations
 

@@ -26,10 +26,8 @@ from fusionmat.preprocess.rotate import MIN_TILT, body_tilt, rotate
 
 MARGIN = 0.04
 """Matte within this distance of a person pixel, as a fraction of the people's extent (the long
-side of their bounding box), is kept whole; it fades to zero at twice the distance. Mean SAD on
-../shared/bench/rotated (the filled corners of turned photos are matted otherwise): 7.17 without
-the filter, 5.12 / 5.31 / 5.49 / 5.99 / 6.71 at 0.03 / 0.04 / 0.05 / 0.08 / 0.15; on plain 4.95 at
-0.03 (hair beyond the segmentation cut), 4.90 at 0.04, 4.89 at 0.05 and above."""
+side of their bounding box), is kept whole; it fades to zero at twice the distance (the sweep
+is in docs/benchmarks.md)."""
 LOW = 0.05
 """Matte values above this make up the connected regions that must touch a person."""
 
