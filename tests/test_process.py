@@ -408,3 +408,16 @@ def test_a_library_warning_is_told_with_the_image_it_came_from(tmp_path, monkeyp
     result = CliRunner().invoke(main, ["predict", str(tmp_path / "p.png"), "--rotate", "none", "--crop", "none"])
     assert result.exit_code == 0, result.output
     assert f"warning: {tmp_path / 'p.png'}: Corrupt EXIF data" in result.output
+
+
+def test_the_input_set_knows_a_file_by_its_resolved_path(tmp_path):
+    from fusionmat.errors import OutputError
+    from fusionmat.run.planning import Inputs
+
+    src = tmp_path / "a.png"
+    src.write_bytes(b"x")
+    (tmp_path / "link.png").symlink_to(src)
+    for alias in (tmp_path / "." / "a.png", tmp_path / "link.png"):
+        with pytest.raises(OutputError, match="refusing to overwrite an input"):
+            Inputs([src]).refuse([alias])
+    Inputs([src]).refuse([tmp_path / "b.png"])  # another file: fine

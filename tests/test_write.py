@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from fusionmat.errors import OutputError
-from fusionmat.io.write import atomic_write, concat_preview, current_umask, refuse_inputs, save_image
+from fusionmat.io.write import atomic_write, concat_preview, current_umask, save_image
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -57,13 +57,6 @@ def test_jpeg_refuses_alpha_and_unknown_suffix(tmp_path):
         save_image(tmp_path / "x.jpg", np.zeros((4, 4, 4), np.float32))
     with pytest.raises(OutputError, match="unsupported output format"):
         save_image(tmp_path / "x.bmpx", np.zeros((4, 4), np.float32))
-
-
-def test_refuse_inputs(tmp_path):
-    src = tmp_path / "a.png"
-    src.write_bytes(b"x")
-    with pytest.raises(OutputError, match="refusing to overwrite an input"):
-        refuse_inputs([tmp_path / "." / "a.png"], {src.resolve()})
 
 
 def test_a_short_write_on_a_full_disk_is_an_error_not_a_truncated_file(tmp_path):

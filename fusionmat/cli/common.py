@@ -303,13 +303,13 @@ def run_planned(planned, session, *, shown: str, workers: int = 2) -> None:
     showing each outcome (:class:`Progress`); exit 130 when interrupted (after what was in
     progress is finished), 1 when an image failed."""
     from fusionmat.run.batch import run_local
-    from fusionmat.run.process import FAILED, SKIPPED, Outcome
+    from fusionmat.run.process import FAILED, SKIPPED, Job, Outcome
 
     total = len(planned.jobs) + len(planned.skipped) + len(planned.failed)
     progress = Progress(total, shown=shown)
     try:
         for image, reason in planned.failed:
-            progress(Outcome(planned_job(image), FAILED, reason))
+            progress(Outcome(Job(image), FAILED, reason))
         for job in planned.skipped:
             progress(Outcome(job, SKIPPED))
         interrupted = run_local(planned.jobs, session, workers=workers, on_outcome=progress)
@@ -319,13 +319,6 @@ def run_planned(planned, session, *, shown: str, workers: int = 2) -> None:
         raise KeyboardInterrupt
     if progress.failed:
         raise click.ClickException(f"{progress.failed} of {total} image(s) failed")
-
-
-def planned_job(image):
-    """A job for an image that failed at planning (only its name is used)."""
-    from fusionmat.run.process import Job
-
-    return Job(image)
 
 
 def echo_error(message: str) -> None:

@@ -44,7 +44,7 @@ def export(fmt, size, weights_file, partial, quantize, out, overwrite):
     from fusionmat.engines.weights import find_latefusion_weights
     from fusionmat.errors import FusionmatError
     from fusionmat.export.convert import check_target, export_model, is_stream
-    from fusionmat.io.write import refuse_inputs
+    from fusionmat.run.planning import Inputs
 
     try:
         height, width = parse_size(size)
@@ -56,7 +56,7 @@ def export(fmt, size, weights_file, partial, quantize, out, overwrite):
         check_target(out, fmt, overwrite=overwrite)  # before minutes of conversion
         import_runtime(fmt)
         path = find_latefusion_weights(weights_file)
-        refuse_inputs([out], {Path(path).resolve()})
+        Inputs([path]).refuse([Path(out)])
         from fusionmat.export.convert import deployable_model
 
         steps = console()

@@ -62,11 +62,8 @@ def opened(path: Any, mode: str = "rb"):
 
 
 def identity(path: Any) -> dict:
-    """Size and modification stamp of a file: ``st_mtime_ns`` locally; for an object, its
-    ETag, checksum or time as the store reports it. Raises OSError when it is missing."""
-    if not is_remote(path):
-        st = Path(path).stat()
-        return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    """Size and stamp of an object in a store: its ETag, checksum or time as the store reports it
+    (local files: :func:`fusionmat.outputs.resume.local_identity`). Raises OSError when it is missing."""
     info = path.fs.info(path.path)
     stamp = {"size": info.get("size")}
     for key in ("ETag", "etag", "md5Hash", "crc32c", "mtime", "LastModified", "last_modified", "updated",

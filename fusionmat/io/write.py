@@ -209,12 +209,3 @@ def concat_preview(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 def cutout_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Stack a foreground colour image and its matte into HxWx4 RGBA."""
     return np.concatenate([foreground, alpha[:, :, None]], axis=2)
-
-
-def refuse_inputs(outputs: list[Path], inputs: set[Path]) -> None:
-    """Raise OutputError if any output path is one of the inputs (by resolved path)."""
-    from fusionmat.io.storage import is_remote
-
-    for out in outputs:
-        if (out if is_remote(out) else out.resolve()) in inputs:
-            raise OutputError(f"{out}: refusing to overwrite an input file")
