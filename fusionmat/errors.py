@@ -26,6 +26,10 @@ class MissingDependencyError(FusionmatError):
     """An optional dependency (a pip extra such as ``fusionmat[latefusion]``) is not installed."""
 
 
+class Cancelled(FusionmatError):
+    """The work for an image was called off before it was done (a server's client went away)."""
+
+
 class StepError(FusionmatError, ValueError):
     """A preprocessing step given explicitly cannot be applied to this image (a crop box outside it)."""
 

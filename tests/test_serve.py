@@ -32,7 +32,8 @@ def client_for(**settings):
 
     from fusionmat.serve.app import ServeSettings, create_app
 
-    return TestClient(create_app(ServeSettings(engine="selfie", **settings)), raise_server_exceptions=False)
+    return TestClient(create_app(ServeSettings(engine="selfie", **settings)), raise_server_exceptions=False,
+                      base_url="http://localhost")
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +48,12 @@ def test_health_engines_and_page(client):
     assert health.status_code == 200 and health.json()["status"] == "ok" and health.json()["engine"] == "selfie"
     engines = client.get("/api/engines").json()
     assert engines["default"] == "selfie" and {e["name"] for e in engines["engines"]} >= {"modnet", "selfie"}
-    page = client.get("/")
+    page, script, style = client.get("/"), client.get("/page.js"), client.get("/page.css")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "api/matte" in page.text and "http" not in page.text.split("<script>")[1]  # no external assets
+    assert script.status_code == style.status_code == 200 and "api/matte" in script.text
+    assert "http" not in script.text + style.text  # nothing from outside
+    assert "<script>" not in page.text and "<style>" not in page.text  # the policy forbids inline code
+    assert "script-src 'self'" in page.headers["content-security-policy"]
 
 
 @requires_weights
@@ -154,7 +158,7 @@ def test_an_unexpected_failure_is_a_500_without_a_trace(photo, monkeypatch):
     def broken(*args):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(plan, "render", broken)
     with client_for() as client:
+        monkeypatch.setattr(plan, "render", broken)  # after the start's warm-up
         answer = client.post("/api/matte", content=photo)
     assert answer.status_code == 500 and "secret" not in answer.text and "internal error" in answer.json()["error"]

@@ -68,13 +68,26 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+_verified: dict[tuple, bool] = {}
+"""sha256 checks done, by the file's identity (device, inode, size, modification time): a file
+is hashed once, and again only when it changes."""
+
+
 def file_status(name: str, home: Path | None = None) -> str:
-    """'ok', 'missing' or 'corrupt' (sha256 mismatch) for one known file."""
+    """'ok', 'missing' or 'corrupt' (sha256 mismatch) for one known file; hashed once, then
+    only stat-ed until it changes (a server's health check costs a stat, not 36 MB of hashing)."""
     spec = known_files()[name]
     path = (home or weights_home()) / name
+    try:
+        st = path.stat()
+    except OSError:
+        return "missing"
     if not path.is_file():
         return "missing"
-    return "ok" if sha256_file(path) == spec.sha256 else "corrupt"
+    identity = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, spec.sha256)
+    if identity not in _verified:
+        _verified[identity] = sha256_file(path) == spec.sha256
+    return "ok" if _verified[identity] else "corrupt"
 
 
 def model_path(name: str, home: Path | None = None) -> Path:

@@ -127,6 +127,24 @@ def refuse_bombs(im: Image.Image, name) -> None:
     check_pixels(im.width, im.height, str(name))
 
 
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of an image as :func:`read_image` would return it (EXIF orientation
+    applied), from its header alone: nothing is decoded. ImageReadError as :func:`read_image`
+    (not an image, over the pixel budget, smaller than ``MIN_SIDE``)."""
+    path = as_path(path)
+    name = label(path)
+    refuse_special(path)
+    with _decoding(path), opened(path) as source:
+        with Image.open(source) as im:
+            refuse_bombs(im, name)
+            w, h = im.size
+            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter: sides swap
+                w, h = h, w
+    if min(h, w) < MIN_SIDE:
+        raise ImageReadError(f"{name}: image is {w}x{h}, smaller than {MIN_SIDE} px on a side")
+    return w, h
+
+
 def read_image(path: str | os.PathLike, *, dtype: type = np.float32) -> np.ndarray:
     """Read an image file as RGB.
 

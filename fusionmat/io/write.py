@@ -121,6 +121,16 @@ MAX_SIDE = {"JPEG": 65500, "WEBP": 16383}
 _FORMAT_NAMES = {"JPEG": "JPEG", "WEBP": "WebP"}
 
 
+def check_side(fmt: str, width: int, height: int, name: str | os.PathLike = "output") -> None:
+    """OutputError (naming ``name``) when a ``width`` x ``height`` image is over what ``fmt``
+    ('PNG', 'JPEG', ...) can hold (:data:`MAX_SIDE`); checked before any work where the size is known."""
+    limit = MAX_SIDE.get(fmt)
+    if limit is not None and max(width, height) > limit:
+        side = "wide" if width > limit else "tall"
+        raise OutputError(f"{name}: {width}x{height} is too {side} for {_FORMAT_NAMES[fmt]} "
+                          f"(at most {limit} px a side); use .png")
+
+
 def encode(array: np.ndarray | Image.Image, fmt: str, destination, *, quality: int = JPEG_QUALITY,
            text: Mapping[str, str] | None = None, name: str | os.PathLike = "output") -> None:
     """Encode a float [0, 1] or uint8 array (HxW, HxWx3 or HxWx4), or a Pillow image, as ``fmt``
@@ -130,11 +140,7 @@ def encode(array: np.ndarray | Image.Image, fmt: str, destination, *, quality: i
     TIFF: not written); ``quality`` is JPEG's and WebP's. OutputError (naming ``name``) for an
     image the format cannot hold: transparency in JPEG, a side over :data:`MAX_SIDE`."""
     width, height = array.size if isinstance(array, Image.Image) else (array.shape[1], array.shape[0])
-    limit = MAX_SIDE.get(fmt)
-    if limit is not None and max(width, height) > limit:
-        side = "wide" if width > limit else "tall"
-        raise OutputError(f"{name}: {width}x{height} is too {side} for {_FORMAT_NAMES[fmt]} "
-                          f"(at most {limit} px a side); use .png")
+    check_side(fmt, width, height, name)
     im = array if isinstance(array, Image.Image) else Image.fromarray(to_uint8(array))
     if fmt == "JPEG" and im.mode == "RGBA":
         raise OutputError(f"{name}: JPEG cannot hold transparency; use .png or .webp")

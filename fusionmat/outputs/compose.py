@@ -57,11 +57,12 @@ def parse_colour(spec: str) -> tuple[tuple[float, float, float], float] | None:
     return (r / 255.0, g / 255.0, b / 255.0), a / 255.0
 
 
-def parse_background(spec: str) -> Background:
+def parse_background(spec: str, *, files: bool = True) -> Background:
     """A colour (see :func:`parse_colour`), 'blur' or 'blur:SIGMA', or an image file's path.
 
-    An existing file wins over a colour name (a picture called ``white`` is a picture)."""
-    if not os.path.isfile(os.path.expanduser(spec)):
+    An existing file wins over a colour name (a picture called ``white`` is a picture). With
+    ``files=False`` (text from a client of the server) a path is never taken: ValueError."""
+    if not files or not os.path.isfile(os.path.expanduser(spec)):
         colour = parse_colour(spec)
         if colour is not None:
             return Background(colour=colour[0], opacity=colour[1])
@@ -73,6 +74,8 @@ def parse_background(spec: str) -> Background:
         if not sigma > 0:
             raise ValueError(f"background blur must be blur or blur:SIGMA with SIGMA > 0, got {spec!r}")
         return Background(blur=sigma)
+    if not files:
+        raise ValueError(f"bg must be a colour, transparent or blur[:SIGMA], got {spec!r}")
     return Background(path=Path(os.path.expanduser(spec)))
 
 

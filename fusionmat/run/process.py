@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from fusionmat.engines.base import Engine
-from fusionmat.errors import FusionmatError, naming
+from fusionmat.errors import Cancelled, FusionmatError, naming
 from fusionmat.outputs.plan import OutputPlan
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
@@ -38,6 +38,7 @@ class Job:
     key : the settings key; when given, the anchor output is stamped for resume (:mod:`fusionmat.outputs.resume`).
     keep : what to return in memory besides writing: 'alpha' (the HxW float matte) and the
         kinds :func:`fusionmat.outputs.plan.render` makes ('matte', 'preview', 'cutout', 'composite').
+    cancel : when set (by another thread), the job stops at its next step with :class:`~fusionmat.errors.Cancelled`.
     """
 
     image: Path | str
@@ -47,6 +48,12 @@ class Job:
     matte: Path | np.ndarray | None = None
     key: str | None = None
     keep: tuple[str, ...] = ()
+    cancel: threading.Event | None = None
+
+    def check(self) -> None:
+        """Cancelled when :attr:`cancel` is set: called between steps."""
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled(f"{self.image}: called off")
 
 
 @dataclass
@@ -136,10 +143,13 @@ def process(job: Job, session: Session) -> Outcome:
     _current.image = job.image
     try:
         stamp = _stamp(job)
+        job.check()
         rgb = photo_of(job)
         outcome.seconds["read"] = time.perf_counter() - clock
+        job.check()
         alpha = _alpha(rgb, job, session, outcome)
         outcome.seconds["engine"] = time.perf_counter() - clock - outcome.seconds["read"]
+        job.check()
         if job.outputs:
             from fusionmat.outputs.plan import write_outputs
 
@@ -199,6 +209,7 @@ def _alpha(rgb: np.ndarray, job: Job, session: Session, outcome: Outcome) -> np.
 
     with session.lock:
         engine_pass = run_engine(rgb, session.engine, preprocessor=session.preprocessor)
+    job.check()
     outcome.steps = [f"{step.step}, {step.detail}" for step in engine_pass.steps]
     if session.steps_dir is not None:
         outcome.saved = save_steps(job.image, engine_pass.steps, session.steps_dir, session.inputs)

@@ -1,289 +1,105 @@
-"""``fusionmat serve``: an HTTP API and a web page for matting (Starlette on uvicorn).
-
-The engine is loaded once per inference worker at start; requests are decoded and answered on
-the event loop, the pipeline runs in a bounded pool of worker threads (each with its own engine
-and detectors: LiteRT interpreters are not thread-safe). Past ``max_queue`` requests waiting or
-running, a request is answered 503 with Retry-After at once instead of piling up.
+"""``fusionmat serve``'s application (Starlette): the API, the page, and how a request is let in.
 
 API:
 
 - ``POST /api/matte``: the photo as multipart field ``image`` or as the raw body; parameters
-  (query or form): ``output`` matte|cutout|composite|concat (default cutout), ``bg`` (as the
-  CLI's ``--bg``), ``fit``, ``format`` png|jpg|webp, ``quality``, ``rotate``, ``crop``, ``aspect``.
-  Answers the image bytes with their content type.
-- ``GET /healthz``: the engine and its model files; ``GET /api/engines``: the engines.
-- ``GET /``: the page (``fusionmat/serve/static/index.html``, no external assets).
+  (query or form): ``output`` matte|cutout|composite|concat (default cutout), ``bg`` (a colour,
+  transparent, blur[:SIGMA]) or a picture as field ``background``, ``fit``, ``format``
+  png|jpg|webp (default png), ``quality``, ``rotate``, ``crop``, ``aspect``. Answers the image.
+- ``GET /healthz``: the engine, its model files (checked by size and time, hashed once), the
+  requests in progress and the memory budget; ``GET /api/engines``: the engines.
+- ``GET /``: the page (``static/index.html`` with its own script and style, nothing from outside).
 
-Errors are JSON ``{"error": "..."}``: 400 bad parameter, 413 upload over the limit, 415 not an
-image, 422 over the pixel limit (decompression bombs are refused before decoding), 503 busy.
-Uploads are read into memory (never a temporary file).
+A request's way in (:mod:`fusionmat.serve.admission`): its body is reserved in the memory
+budget and read with timeouts; its options and the photo's header are checked (400, 413, 415,
+422) before it takes a place in the queue; it waits (smallest first) for an inference thread
+and its memory; a request whose client has gone is dropped while it waits, and stopped between
+steps while it runs. Errors are JSON ``{"error": "..."}``; see README's service section.
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
-import os
 import threading
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+from fusionmat.errors import Cancelled, FusionmatError
+from fusionmat.serve.admission import MB, Admission, Refused, default_max_memory_mb, resident_bytes
+from fusionmat.serve.options import FORMATS, HTTPError, check_output_size, parse_request_options
+from fusionmat.serve.settings import ServeSettings
+from fusionmat.serve.workers import Workers, probe_upload
 
-from fusionmat.errors import BudgetError, FusionmatError, ImageReadError
+__all__ = ["ServeSettings", "Workers", "create_app"]
 
-OUTPUTS = ("cutout", "matte", "composite", "concat")
-FORMATS = {"png": ("PNG", "image/png"), "jpg": ("JPEG", "image/jpeg"), "webp": ("WEBP", "image/webp")}
-PAGE = Path(__file__).with_name("static") / "index.html"
-CACHE_ENTRIES = 4
-"""Mattes kept for the last photos (8-bit), so the page's cut-out and composite of a photo whose
-matte it just asked for cost no second inference."""
-
-
-@dataclass(frozen=True)
-class ServeSettings:
-    """How the server runs: engine, its options, limits and the default preprocessing."""
-
-    engine: str = "modnet"
-    engine_options: tuple = ()
-    workers: int = 1
-    threads: int | None = None
-    max_upload_mb: float = 25.0
-    max_queue: int = 16
-    rotate: str = "auto"
-    crop: str = "auto"
-    aspect: str = "none"
+STATIC = Path(__file__).with_name("static")
+PAGE_FILES = {"/": ("index.html", "text/html"), "/page.js": ("page.js", "text/javascript"),
+              "/page.css": ("page.css", "text/css")}
+CLOSE = {"Connection": "close"}
+MIN_BUDGET_MB = 64
 
 
-class HTTPError(Exception):
-    """An answer other than 200: status and the words for ``{"error": ...}``."""
-
-    def __init__(self, status: int, message: str, headers: dict | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.headers = headers or {}
-
-
-class Workers:
-    """The inference pool: ``count`` threads, each with its own engine and preprocessors."""
-
-    def __init__(self, settings: ServeSettings) -> None:
-        from fusionmat.engines import load_engine
-
-        self.settings = settings
-        threads = settings.threads or max(1, (os.cpu_count() or 1) // settings.workers)
-        self._local = threading.local()
-        self._engines = [load_engine(settings.engine, threads=threads, **dict(settings.engine_options))
-                         for _ in range(settings.workers)]
-        self._free = list(self._engines)
-        self._lock = threading.Lock()
-        self._threads = threads
-        self.pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="fusionmat-infer")
-        self.name = self._engines[0].name
-        self.cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.cache_lock = threading.Lock()
-
-    def _engine(self):
-        if not hasattr(self._local, "engine"):
-            with self._lock:
-                self._local.engine = self._free.pop()
-            self._local.preprocessors = {}
-        return self._local.engine, self._local.preprocessors
-
-    def answer(self, data: bytes, key: str, options: dict, picture: np.ndarray | None) -> bytes:
-        """The requested output of one uploaded photo, encoded (in a pool thread), through
-        :func:`fusionmat.run.process.process`; its matte is cached by ``key`` (8-bit)."""
-        from fusionmat.io.write import encode
-        from fusionmat.run.process import Job, process
-
-        with self.cache_lock:
-            cached = self.cache.get(key)
-            if cached is not None:
-                self.cache.move_to_end(key)
-        kind = {"matte": "matte", "cutout": "cutout", "composite": "composite", "concat": "preview"}[options["output"]]
-        job = Job(options.get("name") or "upload", data=data, matte=cached, keep=("alpha", kind))
-        outcome = process(job, self._session(options, picture))
-        if outcome.error:
-            raise error_for(outcome)
-        if cached is None:
-            from fusionmat.io.write import to_uint8
-
-            with self.cache_lock:
-                self.cache[key] = to_uint8(outcome.alpha)
-                while len(self.cache) > CACHE_ENTRIES:
-                    self.cache.popitem(last=False)
-        buffer = io.BytesIO()
-        try:
-            encode(outcome.rendered[kind], FORMATS[options["format"]][0], buffer, quality=options["quality"],
-                   name="answer")
-        except FusionmatError as exc:
-            raise HTTPError(400, str(exc).removeprefix("answer: ")) from None
-        return buffer.getvalue()
-
-    def _session(self, options: dict, picture: np.ndarray | None):
-        """This thread's session (its own engine and preprocessors) with the request's output plan."""
-        import dataclasses
-
-        from fusionmat.matting.pipeline import refine_method
-        from fusionmat.preprocess.chain import build_preprocessor
-        from fusionmat.run.process import Session
-
-        engine, preprocessors = self._engine()
-        settings = (options["rotate"], options["crop"], options["aspect"])
-        if settings not in preprocessors:
-            preprocessors[settings] = build_preprocessor(*settings, threads=self._threads)
-        session = Session(engine, refine_method(engine), preprocessors[settings])
-        return dataclasses.replace(session, plan=request_plan(options, picture))
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+def admission_for(settings: ServeSettings) -> Admission:
+    """The admission of a server whose engines are loaded: its budget is ``max_memory_mb`` less
+    what the process holds now; FusionmatError when that leaves too little."""
+    total = (settings.max_memory_mb or default_max_memory_mb()) * MB
+    taken = resident_bytes()
+    if total - taken < MIN_BUDGET_MB * MB:
+        raise FusionmatError(f"--max-memory-mb {total // MB} leaves no room for requests: the loaded engines "
+                             f"already take {taken // MB} MB (give at least {taken // MB + MIN_BUDGET_MB})")
+    return Admission(total - taken, settings.workers, settings.max_queue)
 
 
-def parse_request_options(params: dict, defaults: ServeSettings, *, has_picture: bool = False) -> dict:
-    """The request's options, checked; HTTPError 400 naming a bad one. ``has_picture``: a
-    background picture was uploaded (field ``background``)."""
-    from fusionmat.outputs.compose import FITS
-    from fusionmat.preprocess.chain import parse_aspect, parse_crop, parse_rotate
-
-    output = params.get("output", "cutout")
-    if output not in OUTPUTS:
-        raise HTTPError(400, f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
-    fmt = params.get("format") or ("jpg" if output == "concat" else "png")
-    if fmt not in FORMATS:
-        raise HTTPError(400, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    fit = params.get("fit", "cover")
-    if fit not in FITS:
-        raise HTTPError(400, f"fit must be one of {', '.join(FITS)}, got {fit!r}")
-    try:
-        quality = int(params.get("quality", 95))
-        if not 1 <= quality <= 100:
-            raise ValueError
-    except ValueError:
-        raise HTTPError(400, f"quality must be 1-100, got {params.get('quality')!r}") from None
-    chosen = {}
-    for name, parse in (("rotate", parse_rotate), ("crop", parse_crop), ("aspect", parse_aspect)):
-        text = params.get(name, getattr(defaults, name))
-        try:
-            parse(text)
-        except ValueError as exc:
-            raise HTTPError(400, str(exc)) from None
-        chosen[name] = text
-    bg = params.get("bg") or None
-    if output == "composite" and bg is None and not has_picture:
-        raise HTTPError(400, "output=composite needs bg (a colour, transparent, blur[:SIGMA]) or a background picture")
-    if bg is not None and bg != "blur" and not bg.startswith("blur:"):
-        from fusionmat.outputs.compose import parse_colour
-
-        try:
-            if parse_colour(bg) is None:
-                raise HTTPError(400, f"bg must be a colour, transparent or blur[:SIGMA] (a picture: upload it as "
-                                     f"field 'background'), got {bg!r}")
-        except ValueError as exc:
-            raise HTTPError(400, str(exc)) from None
-    if fmt == "jpg" and (output == "cutout" or (output == "composite" and bg is not None and translucent(bg))):
-        raise HTTPError(400, f"format=jpg cannot hold the {output}'s transparency; use png or webp")
-    return {"output": output, "format": fmt, "fit": fit, "quality": quality, "bg": bg, **chosen}
-
-
-def translucent(bg: str) -> bool:
-    """True for a ``bg`` that lets the composite show through (#RRGGBBAA under ff, transparent)."""
-    from fusionmat.outputs.compose import parse_background
-
-    try:
-        return parse_background(bg).translucent
-    except ValueError:
-        return False
-
-
-def decode_upload(data: bytes, name: str = "upload") -> np.ndarray:
-    """An uploaded picture as uint8 RGB; HTTPError 422 over the pixel limit, 415 for anything else."""
-    from fusionmat.io.read import read_image
-
-    source = io.BytesIO(data)
-    source.name = name
-    try:
-        return read_image(source, dtype=np.uint8)
-    except ImageReadError as exc:
-        raise HTTPError(422 if isinstance(exc, BudgetError) else 415, str(exc)) from None
-
-
-def error_for(outcome) -> HTTPError:
-    """The answer for a failed photo: 422 over the pixel budget, 415 not an image, 400 for a
-    request fusionmat refused, 500 (without internals) for anything unexpected."""
-    exc = outcome.exception
-    if isinstance(exc, BudgetError):
-        return HTTPError(422, outcome.error)
-    if isinstance(exc, ImageReadError):
-        return HTTPError(415, outcome.error)
-    if isinstance(exc, (FusionmatError, ValueError)):
-        return HTTPError(400, outcome.error)
-    import logging
-
-    logging.getLogger("fusionmat.serve").error("matting failed: %s", outcome.error)
-    return HTTPError(500, "internal error while matting; the server log has the details")
-
-
-def request_plan(options: dict, picture: np.ndarray | None):
-    """The output plan of one request: its background (a colour, blur, or the uploaded picture) and quality."""
-    from fusionmat.outputs.compose import Background, parse_background
-    from fusionmat.outputs.plan import LoadedBackground, OutputPlan
-
-    background = None
-    if picture is not None:
-        background = LoadedBackground(Background(path=Path("background")), picture, options["fit"])
-    elif options["bg"] is not None:
-        try:
-            background = LoadedBackground(parse_background(options["bg"]), None, options["fit"])
-        except ValueError as exc:
-            raise HTTPError(400, str(exc)) from None
-    return OutputPlan(background=background, composite_format="png", quality=options["quality"])
-
-
-def create_app(settings: ServeSettings = ServeSettings(), workers: Workers | None = None):
-    """The ASGI application (Starlette); ``workers`` already loaded, or engines load when it starts
-    (lifespan)."""
+def create_app(settings: ServeSettings | None = None, workers: Workers | None = None):
+    """The ASGI application; ``workers`` already loaded, or engines load when it starts (lifespan)."""
     from contextlib import asynccontextmanager
 
     from starlette.applications import Starlette
-    from starlette.requests import Request
+    from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
+    from starlette.requests import ClientDisconnect, Request
     from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Route
 
-    state: dict = {"busy": 0}
-    limit = int(settings.max_upload_mb * 1024 * 1024)
+    from fusionmat.serve.guard import AccessLog, Guard, default_hosts, open_log
+
+    settings = settings or ServeSettings()
+    state: dict = {}
+    limit = int(settings.max_upload_mb * MB)
+    over_limit = f"upload is over the limit of {settings.max_upload_mb:g} MB"
 
     @asynccontextmanager
     async def lifespan(app):
-        state["workers"] = workers or await asyncio.get_running_loop().run_in_executor(None, Workers, settings)
+        loaded = workers or await asyncio.get_running_loop().run_in_executor(None, Workers, settings)
+        state["workers"], state["admission"] = loaded, admission_for(settings)
         try:
             yield
         finally:
-            state["workers"].close()
+            loaded.close()
 
-    async def read_limited(request: Request, slack: int) -> bytes:
-        """The body, refused (413) as soon as it is over the limit plus ``slack`` bytes."""
-        most = limit + slack
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > most:
-            raise HTTPError(413, f"upload is over the limit of {settings.max_upload_mb:g} MB")
+    async def read_body(request: Request, most: int) -> bytes:
+        """The body, 413 past ``most`` bytes, 408 when it stalls ``body_timeout`` s or runs past
+        its deadline, Cancelled when the client leaves."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.body_deadline
         body = bytearray()
-        async for chunk in request.stream():
+        chunks = request.stream().__aiter__()
+        while True:
+            wait = min(settings.body_timeout, deadline - loop.time())
+            try:
+                chunk = await asyncio.wait_for(chunks.__anext__(), max(wait, 0.001))
+            except StopAsyncIteration:
+                return bytes(body)
+            except TimeoutError:
+                raise HTTPError(408, f"the request body stalled (no data for {settings.body_timeout:g} s, or "
+                                     f"over {settings.body_deadline:g} s in all)", CLOSE) from None
+            except ClientDisconnect:
+                raise Cancelled("the client left while sending its body") from None
             body.extend(chunk)
             if len(body) > most:
-                raise HTTPError(413, f"upload is over the limit of {settings.max_upload_mb:g} MB")
-        return bytes(body)
+                raise HTTPError(413, over_limit, CLOSE)
 
-    async def upload(request: Request) -> tuple[bytes, dict, np.ndarray | None]:
-        """(photo bytes, parameters, background picture or None) from a multipart or raw request."""
-        params = dict(request.query_params)
-        content_type = request.headers.get("content-type", "")
-        multipart = content_type.startswith("multipart/form-data")
-        # a multipart body also carries a background picture and the form's envelope
-        body = await read_limited(request, 2 * limit + 65536 if multipart else 0)
-        if not multipart:
-            return body, params, None
+    async def split(request: Request, body: bytes, params: dict) -> tuple[bytes, bytes | None]:
+        """(photo, background picture or None) from a multipart body; form fields into ``params``."""
         from starlette.datastructures import UploadFile
         from starlette.formparsers import MultiPartException, MultiPartParser
 
@@ -300,80 +116,160 @@ def create_app(settings: ServeSettings = ServeSettings(), workers: Workers | Non
                 raise HTTPError(400, "no photo: send it as multipart field 'image' or as the request body")
             data = await image.read()
             if len(data) > limit:
-                raise HTTPError(413, f"upload is over the limit of {settings.max_upload_mb:g} MB")
+                raise HTTPError(413, over_limit)
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
-            picture = None
             background = form.get("background")
-            if isinstance(background, UploadFile):
-                raw = await background.read()
-                if len(raw) > limit:
-                    raise HTTPError(413, f"background picture is over the limit of {settings.max_upload_mb:g} MB")
-                if raw:
-                    picture = await asyncio.get_running_loop().run_in_executor(None, decode_upload, raw, "background")
+            picture = await background.read() if isinstance(background, UploadFile) else None
+            if picture is not None and len(picture) > limit:
+                raise HTTPError(413, f"background picture is over the limit of {settings.max_upload_mb:g} MB")
         finally:
             await form.close()  # spooled parts are freed (anonymous temp files: nothing on disk)
-        return data, params, picture
+        return data, picture or None
+
+    async def cost_of(data: bytes, picture: bytes | None, options) -> int:
+        """The request's working memory, from the headers alone (400/415/422 on the way)."""
+        from fusionmat.limits import estimate_bytes
+        from fusionmat.preprocess.chain import parse_aspect, parse_rotate
+
+        width, height = await asyncio.to_thread(probe_upload, data)
+        check_output_size(options, width, height)
+        background = 0
+        if picture is not None:
+            bw, bh = await asyncio.to_thread(probe_upload, picture, "background")
+            background = bw * bh + width * height  # decoded, then fitted to the photo
+        aspect = parse_aspect(options.aspect)
+        return estimate_bytes(width, height, options.kind, rotate=parse_rotate(options.rotate),
+                              aspect=None if aspect == "none" else aspect, background_pixels=background)
+
+    async def until_gone(request: Request, gone: threading.Event) -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
 
     async def matte_endpoint(request: Request) -> Response:
-        if state["busy"] >= settings.max_queue:
-            raise HTTPError(503, f"busy: {state['busy']} requests in progress; try again shortly",
-                            {"Retry-After": "2"})
-        state["busy"] += 1
+        admission: Admission = state["admission"]
+        workers: Workers = state["workers"]
+        params = dict(request.query_params)
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        if not multipart:
+            parse_request_options(params, settings)  # a bad parameter before the body is read
+        # a multipart body also carries a background picture and the form's envelope
+        most = limit + (limit + 65536 if multipart else 0)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > most:
+            raise HTTPError(413, over_limit, CLOSE)
+        reserved = int(declared) if declared.isdigit() else most
+        admission.reserve(reserved)
         try:
-            data, params, picture = await upload(request)
+            body = await read_body(request, most)
+            data, picture = await split(request, body, params) if multipart else (body, None)
+            del body
             if not data:
                 raise HTTPError(400, "no photo: send it as multipart field 'image' or as the request body")
             options = parse_request_options(params, settings, has_picture=picture is not None)
-            workers: Workers = state["workers"]
-            loop = asyncio.get_running_loop()
-            key = hashlib.sha256(data).hexdigest() + repr((options["rotate"], options["crop"], options["aspect"]))
-            answer = await loop.run_in_executor(workers.pool, workers.answer, data, key, options, picture)
-            return Response(answer, media_type=FORMATS[options["format"]][1])
+            cost = await cost_of(data, picture, options)
+            gone = threading.Event()
+            watcher = asyncio.ensure_future(until_gone(request, gone))
+            try:
+                entering = asyncio.ensure_future(admission.enter(cost))
+                await asyncio.wait({entering, watcher}, return_when=asyncio.FIRST_COMPLETED)
+                if not entering.done():
+                    entering.cancel()
+                    raise Cancelled("the client left while waiting")
+                entering.result()
+                try:
+                    key = hashlib.sha256(data).hexdigest() + repr(options.preprocessing)
+                    answer = await asyncio.get_running_loop().run_in_executor(
+                        workers.pool, workers.answer, data, key, options, picture, gone)
+                finally:
+                    admission.leave(cost)
+            finally:
+                gone.set()  # if this task was cancelled, the worker stops at its next step
+                watcher.cancel()
+            return Response(answer, media_type=FORMATS[options.format][1])
         finally:
-            state["busy"] -= 1
+            admission.release(reserved)
 
     async def healthz(request: Request) -> Response:
         from fusionmat.engines import engine_class
         from fusionmat.engines.weights import file_status
 
-        workers = state.get("workers")
-        files = {name: file_status(name) for name in engine_class(settings.engine).files}
-        ok = workers is not None and all(v == "ok" for v in files.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "engine": settings.engine, "files": files,
-                             "busy": state["busy"], "workers": settings.workers}, status_code=200 if ok else 503)
+        def files():
+            return {name: file_status(name) for name in engine_class(settings.engine).files}
+
+        status = await asyncio.to_thread(files)
+        admission: Admission | None = state.get("admission")
+        ok = admission is not None and all(v == "ok" for v in status.values())
+        body = {"status": "ok" if ok else "unavailable", "engine": settings.engine, "files": status,
+                "workers": settings.workers}
+        if admission is not None:
+            body.update(busy=admission.busy, memory_mb={"budget": admission.budget // MB, "used": admission.used // MB})
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     async def engines(request: Request) -> Response:
         from fusionmat.engines import ENGINES, engine_class
         from fusionmat.engines.weights import file_status
 
-        return JSONResponse({"default": settings.engine, "engines": [
-            {"name": name, "loaded": name == settings.engine,
-             "options": {o.name: o.help for o in engine_class(name).options},
-             "files": {f: file_status(f) for f in engine_class(name).files}} for name in ENGINES]})
+        def listing():
+            return [{"name": name, "loaded": name == settings.engine,
+                     "options": {o.name: o.help for o in engine_class(name).options},
+                     "files": {f: file_status(f) for f in engine_class(name).files}} for name in ENGINES]
+
+        return JSONResponse({"default": settings.engine, "engines": await asyncio.to_thread(listing)})
 
     async def page(request: Request) -> Response:
-        return FileResponse(PAGE, media_type="text/html")
+        name, media_type = PAGE_FILES[request.url.path]
+        return FileResponse(STATIC / name, media_type=media_type)
+
+    def error(status: int, message: str, headers: dict | None = None) -> Response:
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
 
     async def http_error(request: Request, exc: HTTPError) -> Response:
-        return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=exc.headers)
+        return error(exc.status, str(exc), exc.headers)
+
+    async def refused(request: Request, exc: Refused) -> Response:
+        return error(exc.status, str(exc), {"Retry-After": "2"} if exc.status == 503 else None)
+
+    async def starlette_error(request: Request, exc: HTTPException) -> Response:
+        return error(exc.status_code, exc.detail, exc.headers)
+
+    async def cancelled(request: Request, exc: Cancelled) -> Response:
+        return error(499, "the client left; the request was dropped", CLOSE)  # nobody reads it: for the log
 
     async def fusionmat_error(request: Request, exc: FusionmatError) -> Response:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+        return error(400, str(exc))
 
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"error": "internal error while matting; the server log has the details"},
-                            status_code=500)
+    def answered(endpoint):
+        """``endpoint`` with anything unexpected logged in one line and answered 500 (Starlette
+        would print a traceback)."""
+        import functools
+        import logging
 
-    routes = [Route("/", page), Route("/healthz", healthz), Route("/api/engines", engines),
-              Route("/api/matte", matte_endpoint, methods=["POST"])]
-    return Starlette(routes=routes, lifespan=lifespan,
-                     exception_handlers={HTTPError: http_error, FusionmatError: fusionmat_error,
-                                         Exception: unexpected})
+        @functools.wraps(endpoint)
+        async def wrapper(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except (HTTPError, Refused, Cancelled, FusionmatError, HTTPException):
+                raise
+            except Exception as exc:  # noqa: BLE001 - the last line of defence: one line in the log
+                logging.getLogger("fusionmat.serve").error("%s %s failed: %r", request.method, request.url.path, exc)
+                raise HTTPError(500, "internal error while matting; the server log has the details") from None
 
+        return wrapper
 
-def serve(settings: ServeSettings = ServeSettings(), host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Load the engines, then run the app on uvicorn until interrupted; a FusionmatError (a model
-    file missing or corrupt) is raised before anything listens."""
-    import uvicorn
+    routes = [*(Route(path, answered(page)) for path in PAGE_FILES), Route("/healthz", answered(healthz)),
+              Route("/api/engines", answered(engines)), Route("/api/matte", answered(matte_endpoint), methods=["POST"])]
+    hosts = None if "*" in settings.allowed_hosts else (
+        frozenset(settings.allowed_hosts) | (frozenset() if settings.allowed_hosts else default_hosts(settings.host)))
+    middleware = [Middleware(Guard, hosts=hosts, origins=frozenset(settings.allow_origins))]
+    if settings.allow_origins:
+        from starlette.middleware.cors import CORSMiddleware
 
-    uvicorn.run(create_app(settings, Workers(settings)), host=host, port=port, log_level="warning")
+        middleware.append(Middleware(CORSMiddleware, allow_origins=list(settings.allow_origins),
+                                     allow_methods=["GET", "POST"], allow_headers=["content-type"]))
+    log = open_log(settings.access_log)
+    if log is not None:
+        middleware.insert(0, Middleware(AccessLog, stream=log))
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware,
+                     exception_handlers={HTTPError: http_error, Refused: refused, HTTPException: starlette_error,
+                                         Cancelled: cancelled, FusionmatError: fusionmat_error})
