@@ -421,3 +421,22 @@ def test_the_input_set_knows_a_file_by_its_resolved_path(tmp_path):
         with pytest.raises(OutputError, match="refusing to overwrite an input"):
             Inputs([src]).refuse([alias])
     Inputs([src]).refuse([tmp_path / "b.png"])  # another file: fine
+
+
+def test_a_cancelled_job_stops_at_its_next_step(tmp_path):
+    import threading
+
+    from fusionmat.errors import Cancelled
+
+    cancel = threading.Event()
+
+    class Cancelling(Stub):
+        def predict(self, image):
+            cancel.set()  # the client left while the engine ran
+            return super().predict(image)
+
+    outcome = process(Job(photo(tmp_path / "a.png"), keep=("alpha", "cutout"), cancel=cancel),
+                      Session(Cancelling(), "none"))
+    assert outcome.status == FAILED and isinstance(outcome.exception, Cancelled)
+    assert outcome.rendered == {}  # the cut-out was never made
+    assert process(Job(photo(tmp_path / "b.png"), keep=("alpha",)), stub_session()).alpha is not None

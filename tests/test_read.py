@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from fusionmat.errors import ImageReadError
-from fusionmat.io.read import checked_rgb, read_image, to_float
+from fusionmat.io.read import checked_rgb, image_size, read_image, to_float
 
 
 def gradient_rgb(h: int = 40, w: int = 60) -> np.ndarray:
@@ -29,6 +29,7 @@ def test_exif_orientation_applied(tmp_path, orientation, undo):
     got = read_image(path)
     assert got.shape == upright.shape
     np.testing.assert_allclose(got, upright / 255.0, atol=1e-6)
+    assert image_size(path) == (upright.shape[1], upright.shape[0])  # from the header, turned alike
 
 
 def test_rgb_float32_range(tmp_path):
@@ -166,3 +167,17 @@ def test_decompression_bombs_are_refused_whatever_the_warning_filters(tmp_path):
 
         with pytest.raises(ImageReadError, match="too many pixels"):
             read_matte(bomb)
+
+
+def test_image_size_reads_the_header_only_and_refuses_as_read_image(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.new("L", (4000, 3000)).save(path)
+    Image.new("L", (1, 1)).save(tmp_path / "tiny.png")
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded"))
+    assert image_size(path) == (4000, 3000)
+    monkeypatch.undo()
+    with pytest.raises(ImageReadError, match="1x1, smaller than"):
+        image_size(tmp_path / "tiny.png")
+    (tmp_path / "text.png").write_text("not a photo")
+    with pytest.raises(ImageReadError, match="not an image"):
+        image_size(tmp_path / "text.png")

@@ -162,3 +162,114 @@ def test_an_unexpected_failure_is_a_500_without_a_trace(photo, monkeypatch):
         monkeypatch.setattr(plan, "render", broken)  # after the start's warm-up
         answer = client.post("/api/matte", content=photo)
     assert answer.status_code == 500 and "secret" not in answer.text and "internal error" in answer.json()["error"]
+
+
+def raw_png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (width, height), 128).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def no_inference(monkeypatch):
+    """Fails a test whose request reaches the engine (parameters must be refused before)."""
+    import fusionmat.serve.app as serve
+
+    def never(*args, **kwargs):
+        raise AssertionError("the request reached inference")
+
+    monkeypatch.setattr(serve.Workers, "answer", never)
+
+
+@requires_weights
+@pytest.mark.parametrize("params, body, words", [
+    ({"output": "composite", "bg": "blur:nan"}, "photo", "SIGMA > 0"),
+    ({"output": "composite", "bg": "blur:-1"}, "photo", "SIGMA > 0"),
+    ({"output": "composite", "bg": "setup.py"}, "photo", "bg must be a colour"),  # never a file of the server
+    ({"output": "matte", "format": "webp"}, "wide", "too wide for WebP (at most 16383 px a side); use format=png"),
+    ({"output": "concat", "format": "jpg"}, "concat", "too wide for JPEG"),
+])
+def test_bad_parameters_are_400_before_inference(client, photo, no_inference, params, body, words):
+    content = {"photo": photo, "wide": raw_png(17000, 20), "concat": raw_png(33000, 20)}[body]
+    answer = client.post("/api/matte", params=params, content=content)
+    assert answer.status_code == 400 and words in answer.json()["error"], answer.text
+
+
+@requires_weights
+def test_a_tiny_upload_is_named_as_the_upload(client):
+    answer = client.post("/api/matte", content=raw_png(1, 1))
+    assert answer.status_code == 415 and answer.json()["error"].startswith("upload: image is 1x1"), answer.text
+    assert "0x" not in answer.text and "BytesIO" not in answer.text
+
+
+@requires_weights
+def test_every_answer_is_json_or_the_asked_type_with_nosniff(client, photo):
+    answers = [client.get("/nowhere"), client.delete("/api/matte"), client.get("/api/matte"),
+               client.post("/api/matte", content=b"x"), client.get("/"), client.get("/healthz")]
+    assert [a.status_code for a in answers] == [404, 405, 405, 415, 200, 200]
+    for answer in answers:
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert all(a.headers["content-type"] == "application/json" and "error" in a.json() for a in answers[:4])
+
+
+@requires_weights
+@pytest.mark.parametrize("host, allowed, status", [
+    ("evil.example", (), 400),  # DNS rebinding: a name pointed at 127.0.0.1
+    ("localhost:8000", (), 200),
+    ("127.0.0.1", (), 200),
+    ("[::1]:8000", (), 200),
+    ("photos.example:443", ("photos.example",), 200),
+    ("evil.example", ("photos.example",), 400),
+    ("anything", ("*",), 200),
+])
+def test_the_host_header_is_checked(host, allowed, status):
+    with client_for(allowed_hosts=allowed) as client:
+        answer = client.get("/healthz", headers={"host": host})
+    assert answer.status_code == status, answer.text
+    if status == 400:
+        assert "--allowed-host" in answer.json()["error"]
+
+
+@requires_weights
+@pytest.mark.parametrize("headers, allow, status", [
+    ({"origin": "http://evil.example"}, (), 403),
+    ({"origin": "null"}, (), 403),  # a sandboxed frame or a file:// page
+    ({"sec-fetch-site": "cross-site"}, (), 403),
+    ({"origin": "http://localhost"}, (), 200),  # the page itself
+    ({}, (), 200),  # curl, scripts
+    ({"origin": "https://app.example"}, ("https://app.example",), 200),
+    ({"origin": "http://evil.example"}, ("https://app.example",), 403),
+])
+def test_posts_from_other_sites_pages_are_refused(photo, headers, allow, status):
+    with client_for(allow_origins=allow) as client:
+        answer = client.post("/api/matte", params={"output": "matte"}, content=photo,
+                             headers={"content-type": "text/plain", **headers})
+    assert answer.status_code == status, answer.text
+    if status == 403:
+        assert "--allow-origin" in answer.json()["error"]
+    if allow and status == 200:
+        assert answer.headers["access-control-allow-origin"] == headers["origin"]
+
+
+@requires_weights
+def test_a_photo_whose_working_memory_cannot_fit_is_422_from_its_header(monkeypatch, no_inference):
+    import fusionmat.serve.app as serve
+
+    monkeypatch.setattr(serve, "resident_bytes", lambda: 0)  # the whole --max-memory-mb for requests
+    with client_for(max_memory_mb=256) as client:
+        answer = client.post("/api/matte", content=raw_png(3000, 3000))  # a cut-out: about 850 MB
+        matte = client.post("/api/matte", params={"output": "matte", "aspect": "1:20"}, content=raw_png(3000, 3000))
+    assert answer.status_code == 422 and "over this server's memory budget of 256 MB" in answer.json()["error"]
+    assert matte.status_code == 422 and "needs about" in matte.json()["error"]
+
+
+@requires_weights
+def test_health_checks_model_files_without_hashing_them_again(client, monkeypatch):
+    import fusionmat.engines.weights as weights
+
+    hashed = []
+    monkeypatch.setattr(weights, "sha256_file", lambda path, *a: hashed.append(path) or "0")
+    for _ in range(5):
+        assert client.get("/healthz").json()["status"] == "ok"
+    assert hashed == []

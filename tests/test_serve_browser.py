@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 from PIL import Image
 
 from tests.conftest import IN_CI, import_or_skip, requires_weights
+from tests.serving import running_server
 
 import_or_skip("selenium")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -22,34 +18,10 @@ if not IN_CI and not (CHROMIUM and CHROMEDRIVER):
                 ".ci/run does)", allow_module_level=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "fusionmat", "serve", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "healthz", timeout=2) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"fusionmat serve exited: {process.stderr.read().decode()}") from None
-            time.sleep(0.3)
-    else:
-        process.kill()
-        raise RuntimeError("fusionmat serve did not answer /healthz within 60 s")
-    yield url
-    process.terminate()
-    process.wait(20)
+    with running_server() as (_, url):
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -138,7 +138,10 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
         with Image.open(source) as im:
             refuse_bombs(im, name)
             w, h = im.size
-            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter: sides swap
+            tags = im.getexif() if im.format != "PNG" else Image.Exif()  # PNG's would decode to look past the pixels
+            if im.format == "PNG" and "exif" in im.info:
+                tags.load(im.info["exif"])
+            if tags.get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter: sides swap
                 w, h = h, w
     if min(h, w) < MIN_SIDE:
         raise ImageReadError(f"{name}: image is {w}x{h}, smaller than {MIN_SIDE} px on a side")

@@ -1,0 +1,148 @@
+"""`fusionmat serve` as a process on 127.0.0.1, where sockets and timing matter: a busy port,
+slow headers and idle bodies, clients that leave, SIGTERM mid-request, the access log."""
+from __future__ import annotations
+
+import io
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import import_or_skip, requires_weights
+from tests.serving import free_port, running_server
+
+import_or_skip("uvicorn")
+
+
+@pytest.fixture(scope="module")
+def photo(astronaut) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(astronaut).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def post(url: str, photo: bytes, timeout: float = 120) -> tuple[int, bytes]:
+    request = urllib.request.Request(url + "api/matte?output=matte", data=photo,
+                                     headers={"Content-Type": "image/jpeg"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def health(url: str) -> dict:
+    import json
+
+    with urllib.request.urlopen(url + "healthz", timeout=10) as answer:
+        return json.load(answer)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    log = tmp_path_factory.mktemp("serve") / "access.log"
+    with running_server("--engine", "selfie", "--body-timeout", "1", "--max-queue", "2",
+                        "--access-log", str(log)) as (process, url):
+        yield url, log
+
+
+def test_a_busy_port_is_one_line_and_exit_1_before_anything_loads():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "fusionmat", "serve", "--port", str(port)],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"Error: cannot listen on 127.0.0.1:{port}: address already in use"
+
+
+@requires_weights
+def test_idle_bodies_and_slow_headers_are_cut_off_and_others_are_served(server, photo):
+    url, _ = server
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    idle = []
+    for _ in range(3):  # more than --max-queue 2: a place in the queue is only taken with a whole body
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(b"POST /api/matte HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
+                     b"Content-Length: 1000000\r\n\r\nab")
+        idle.append(sock)
+    slow = socket.create_connection(("127.0.0.1", port))
+    slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    assert post(url, photo)[0] == 200  # while they are held
+    for sock in idle:
+        sock.settimeout(10)
+        answer = sock.recv(200)
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"connection: close" in answer.lower()
+        sock.close()
+    slow.settimeout(10)
+    slow.sendall(b"X-Slow: 1")  # still dribbling after the 1 s deadline
+    assert slow.recv(100) == b""  # closed by the server without an answer
+    slow.close()
+
+
+@requires_weights
+def test_a_client_that_leaves_is_dropped_and_logged_499(server, photo):
+    url, log = server
+    big = io.BytesIO()
+    Image.open(io.BytesIO(photo)).resize((1600, 1600)).save(big, format="JPEG")
+    def leave():
+        with pytest.raises(TimeoutError):
+            post(url, big.getvalue(), timeout=0.3)
+
+    threads = [threading.Thread(target=leave) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    deadline = time.monotonic() + 30
+    while health(url)["busy"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert health(url)["busy"] == 0
+    assert post(url, photo)[0] == 200
+    lines = log.read_text().splitlines()
+    common = re.compile(r'^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] '
+                        r'"(GET|POST) /\S* HTTP/1\.1" \d{3} (\d+|-)$')
+    assert lines and all(common.match(line) for line in lines), lines
+    assert sum(' 499 ' in line for line in lines) == 2
+
+
+@requires_weights
+def test_sigterm_finishes_the_request_in_progress_then_exits_130(photo):
+    big = io.BytesIO()
+    Image.fromarray(np.asarray(Image.open(io.BytesIO(photo)).resize((2400, 2400)))).save(big, format="JPEG")
+    with running_server("--engine", "selfie", "--grace", "60") as (process, url):
+        answer: dict = {}
+        client = threading.Thread(target=lambda: answer.update(result=post(url, big.getvalue())))
+        client.start()
+        deadline = time.monotonic() + 30
+        while not health(url)["busy"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        client.join(120)
+        process.wait(60)
+        status, body = answer["result"]
+        assert status == 200 and Image.open(io.BytesIO(body)).size == (2400, 2400)
+        assert process.returncode == 130 and "stopped" in process.stderr.read()
+        with pytest.raises(OSError):
+            health(url)  # nothing listens any more
+
+
+def test_a_port_is_bound_before_the_engines_load(tmp_path):
+    """A missing model is said after the port is taken, so the port's own error comes first."""
+    port = free_port()
+    env = {"FUSIONMAT_HOME": str(tmp_path)}  # no model files here
+    import os
+
+    done = subprocess.run([sys.executable, "-m", "fusionmat", "serve", "--port", str(port)],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "fusionmat weights fetch" in done.stderr
