@@ -82,7 +82,8 @@ class Guard:
             origin = headers.get("origin")
             cross_site = headers.get("sec-fetch-site") == "cross-site"
             if origin is not None:
-                same = origin.lower() == f"{scope.get('scheme', 'http')}://{host.lower()}"
+                # the page's own origin names this Host (its scheme may differ behind a TLS proxy)
+                same = origin.lower().partition("://")[2] == host.lower()
                 allowed = same or origin in self.origins or "*" in self.origins
             else:
                 allowed = not cross_site
