@@ -52,16 +52,19 @@ BYTES_PER_PIXEL = {"matte": 28, "preview": 34, "cutout": 92, "composite": 92}
 matte's upsampling and refinement at full size, the output and its encoding (a cut-out or a
 composite also estimates the foreground's colours). Measured with modnet on 9 and 36 MP
 photos (docs/benchmarks.md, "memory per request"); the larger of the two is kept."""
-WORKING_BYTES_PER_PIXEL = 12
-"""Extra bytes for each pixel a working size adds (aspect restored, rotated canvas)."""
+ASPECT_BYTES_PER_PIXEL = 4
+"""Extra bytes for each pixel restoring the aspect ratio adds (the stretched 8-bit copy)."""
+TURN_BYTES_PER_PIXEL = 12
+"""Extra bytes for each pixel a rotated canvas adds beyond that (it is turned and filled as float)."""
 FIXED_BYTES = 64 * 1024 * 1024
 """What any photo costs on top (network input, detectors' views, buffers)."""
 
 
 def working_pixels(width: int, height: int, *, rotate: str | float = "none",
-                   aspect: tuple[float, float] | None = None) -> int:
-    """The largest canvas preprocessing may make of a ``width`` x ``height`` photo: its aspect
-    ratio restored, then turned (for 'auto' the worst angle, 45 degrees)."""
+                   aspect: tuple[float, float] | None = None) -> tuple[int, int]:
+    """(pixels with the aspect ratio restored, pixels of the turned canvas) of a ``width`` x
+    ``height`` photo: the largest canvases preprocessing may make (for rotate 'auto' the worst
+    angle, 45 degrees). A canvas over the pixel budget is refused, never made: counted at the budget."""
     import math
 
     if aspect is not None:
@@ -70,19 +73,24 @@ def working_pixels(width: int, height: int, *, rotate: str | float = "none",
             width = int(round(height * target))
         else:
             height = int(round(width / target))
+    restored = width * height
     if rotate == "none":
-        return width * height
+        return restored, restored
     angle = 45.0 if rotate == "auto" else float(rotate) % 90.0
     c, s = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
-    return int(math.ceil(width * c + height * s)) * int(math.ceil(width * s + height * c))
+    turned = int(math.ceil(width * c + height * s)) * int(math.ceil(width * s + height * c))
+    limit = max_pixels() or turned
+    return min(restored, limit), max(min(turned, limit), min(restored, limit))
 
 
 def estimate_bytes(width: int, height: int, kind: str, *, rotate: str | float = "none",
                    aspect: tuple[float, float] | None = None, background_pixels: int = 0) -> int:
     """About how many bytes matting one ``width`` x ``height`` photo into ``kind`` ('matte',
     'preview', 'cutout', 'composite') takes at its peak, before anything is decoded: the photo's
-    pixels at :data:`BYTES_PER_PIXEL`, what the working size adds, an uploaded background."""
+    pixels at :data:`BYTES_PER_PIXEL`, what the working sizes add, a background picture of
+    ``background_pixels`` (decoded 8-bit, then fitted to the photo as float)."""
     pixels = width * height
-    extra = max(0, working_pixels(width, height, rotate=rotate, aspect=aspect) - pixels)
-    return (pixels * BYTES_PER_PIXEL[kind] + extra * WORKING_BYTES_PER_PIXEL + background_pixels * 4
-            + FIXED_BYTES)
+    restored, turned = working_pixels(width, height, rotate=rotate, aspect=aspect)
+    working = max(0, restored - pixels) * ASPECT_BYTES_PER_PIXEL + (turned - restored) * TURN_BYTES_PER_PIXEL
+    background = background_pixels * 3 + pixels * 12 if background_pixels else 0
+    return pixels * BYTES_PER_PIXEL[kind] + working + background + FIXED_BYTES

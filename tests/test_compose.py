@@ -76,6 +76,14 @@ def test_contain_keeps_the_whole_picture_and_pads():
     assert fitted[100, 5].max() == 0 and fitted[100, 195].min() == 1
 
 
+@pytest.mark.parametrize("fit", ["cover", "contain", "stretch"])
+def test_an_8_bit_picture_is_fitted_as_a_float_one(fit):
+    eight = (halves() * 200 + 20).astype(np.uint8)  # 20 and 220: neither end of the range
+    fitted = fit_background(eight, 60, 90, fit)
+    assert fitted.dtype == np.float32
+    np.testing.assert_allclose(fitted, fit_background(eight.astype(np.float32) / 255, 60, 90, fit), atol=1 / 255)
+
+
 def test_stretch_ignores_the_ratio():
     fitted = fit_background(halves(), 50, 50, "stretch")
     assert fitted[:, :24].max() == 0 and fitted[:, 26:].min() == 1

@@ -85,7 +85,8 @@ def test_idle_bodies_and_slow_headers_are_cut_off_and_others_are_served(server, 
         sock.close()
     slow.settimeout(10)
     slow.sendall(b"X-Slow: 1")  # still dribbling after the 1 s deadline
-    assert slow.recv(100) == b""  # closed by the server without an answer
+    answer = slow.makefile("rb").read()  # until the server closes it
+    assert answer.startswith(b"HTTP/1.1 408 ") and answer.endswith(b'{"error": "the request headers took over 1 s"}')
     slow.close()
 
 
@@ -146,3 +147,24 @@ def test_a_port_is_bound_before_the_engines_load(tmp_path):
                           capture_output=True, text=True, timeout=120, env={**os.environ, **env})
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "fusionmat weights fetch" in done.stderr
+
+
+@requires_weights
+def test_past_the_grace_period_a_request_is_stopped_at_its_next_step_and_answered_503(photo):
+    big = io.BytesIO()
+    Image.open(io.BytesIO(photo)).resize((3000, 3000)).save(big, format="JPEG")
+    with running_server("--engine", "selfie", "--grace", "0.5") as (process, url):
+        answer: dict = {}
+        client = threading.Thread(target=lambda: answer.update(
+            result=post(url.replace("output=matte", "") + "", big.getvalue())))
+        client.start()
+        deadline = time.monotonic() + 30
+        while not health(url)["busy"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        client.join(120)
+        process.wait(60)
+        status, body = answer["result"]
+        errors = process.stderr.read()
+    assert status == 503 and b"the server is stopping" in body
+    assert process.returncode == 130 and "Traceback" not in errors and "CancelledError" not in errors

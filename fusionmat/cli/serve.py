@@ -18,10 +18,11 @@ from fusionmat.errors import FusionmatError
 @click.option("--max-queue", type=click.IntRange(1, 10000), default=16, show_default=True,
               help="Requests waiting or running beyond this are answered 503 with Retry-After.")
 @click.option("--max-memory-mb", type=click.IntRange(256, 1 << 24), default=None,
-              help="Memory of the whole server (engines included); requests wait for their share, one that "
-                   "could never fit is answered 422.  [default: half the machine's memory]")
+              help="Memory of the whole server (engines included, about 400 MB for modnet); requests wait for "
+                   "their share, one that could never fit is answered 422.  [default: half the machine's memory]")
 @click.option("--body-timeout", type=click.FloatRange(0.5, 3600), default=5.0, show_default=True, metavar="SECONDS",
-              help="A request's headers must arrive within this, and its body may not stall longer (408).")
+              help="A request's headers must arrive within this, and its body may not stall longer nor take "
+                   "over max(120, 4 x this) s in all (408).")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
               help="A Host name to answer besides the bind address and localhost (repeatable; '*' any); "
                    "needed behind a proxy or under a DNS name.")
@@ -51,6 +52,8 @@ def serve(host, port, workers, max_upload_mb, max_queue, max_memory_mb, body_tim
       curl -F image=@photo.jpg http://127.0.0.1:8000/api/matte -o cutout.png
       curl -F image=@photo.jpg -F output=composite -F bg=white -F format=jpg \\
            http://127.0.0.1:8000/api/matte -o card.jpg
+      curl -F image=@photo.jpg -F output=composite -F background=@beach.jpg \\
+           http://127.0.0.1:8000/api/matte -o beach.png
       curl --data-binary @photo.jpg 'http://127.0.0.1:8000/api/matte?output=matte' -o matte.png
     """
     from fusionmat.serve.settings import ServeSettings

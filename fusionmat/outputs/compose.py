@@ -80,16 +80,24 @@ def parse_background(spec: str, *, files: bool = True) -> Background:
 
 
 def fit_background(background: np.ndarray, height: int, width: int, fit: str = "cover") -> np.ndarray:
-    """Fit an RGB picture to ``height`` x ``width``.
+    """Fit an RGB picture (uint8, or float in [0, 1]) to ``height`` x ``width``, as float32 in [0, 1].
 
     cover : scale to fill the frame, then crop the centre (no bars, no distortion);
     contain : scale to fit inside, then pad with the picture's mean colour;
     stretch : resize to the frame, ignoring the aspect ratio.
     """
-    from fusionmat.matting.resize import resize_to
-
     if fit not in FITS:
         raise ValueError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
+    if background.dtype == np.uint8:
+        from fusionmat.io.read import to_float
+
+        return to_float(_fit(background, height, width, fit))  # fitted while it is small
+    return _fit(background, height, width, fit)
+
+
+def _fit(background: np.ndarray, height: int, width: int, fit: str) -> np.ndarray:
+    from fusionmat.matting.resize import resize_to
+
     if fit == "stretch":
         return resize_to(background, height, width)
     bh, bw = background.shape[:2]
@@ -99,7 +107,7 @@ def fit_background(background: np.ndarray, height: int, width: int, fit: str = "
     if fit == "cover":
         top, left = (sh - height) // 2, (sw - width) // 2
         return np.ascontiguousarray(scaled[top:top + height, left:left + width])
-    canvas = np.empty((height, width, 3), np.float32)
+    canvas = np.empty((height, width, 3), background.dtype)
     canvas[:] = background.reshape(-1, 3).mean(axis=0)
     top, left = (height - sh) // 2, (width - sw) // 2
     canvas[top:top + sh, left:left + sw] = scaled

@@ -88,13 +88,13 @@ class Admission:
         self.used -= nbytes
         self._wake()
 
-    async def enter(self, cost: int) -> None:
+    async def enter(self, cost: int, hint: str = "") -> None:
         """Wait for a thread and ``cost`` bytes (smallest first); Refused(422) for a cost over the
-        whole budget, Refused(503) past the queue bound. Cancelling the wait gives the place back."""
+        whole budget (``hint`` says what would need less), Refused(503) past the queue bound.
+        Cancelling the wait gives the place back."""
         if cost > self.budget:
             raise Refused(422, f"needs about {cost // MB} MB to matte, over this server's memory budget of "
-                               f"{self.budget // MB} MB (a smaller photo, no aspect or rotate, or output=matte "
-                               f"needs less)")
+                               f"{self.budget // MB} MB" + (f" ({hint} needs less)" if hint else ""))
         if self.busy >= self.max_queue:
             raise Refused(503, f"busy: {self.busy} requests in progress; try again shortly")
         if not self._waiting and self._fits(cost):

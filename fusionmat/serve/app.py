@@ -63,7 +63,7 @@ def create_app(settings: ServeSettings | None = None, workers: Workers | None = 
     from fusionmat.serve.guard import AccessLog, Guard, default_hosts, open_log
 
     settings = settings or ServeSettings()
-    state: dict = {}
+    state: dict = {"inflight": set(), "stopping": False}
     limit = int(settings.max_upload_mb * MB)
     over_limit = f"upload is over the limit of {settings.max_upload_mb:g} MB"
 
@@ -136,7 +136,7 @@ def create_app(settings: ServeSettings | None = None, workers: Workers | None = 
         background = 0
         if picture is not None:
             bw, bh = await asyncio.to_thread(probe_upload, picture, "background")
-            background = bw * bh + width * height  # decoded, then fitted to the photo
+            background = bw * bh
         aspect = parse_aspect(options.aspect)
         return estimate_bytes(width, height, options.kind, rotate=parse_rotate(options.rotate),
                               aspect=None if aspect == "none" else aspect, background_pixels=background)
@@ -145,6 +145,22 @@ def create_app(settings: ServeSettings | None = None, workers: Workers | None = 
         while (await request.receive())["type"] != "http.disconnect":
             pass
         gone.set()
+
+    def lighter(options) -> str:
+        """What would make a request lighter, for the 422 of one that can never fit."""
+        ways = ["a smaller photo"]
+        if options.aspect != "none" or options.rotate != "none":
+            ways.append("rotate=none and no aspect")
+        if options.kind != "matte":
+            ways.append("output=matte")
+        return ", ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1]
+
+    def stop_requests() -> None:
+        """Called when the grace period of a shutdown is over: every request still waiting or
+        running stops at its next step and is answered 503."""
+        state["stopping"] = True
+        for stop in list(state["inflight"]):
+            stop()
 
     async def matte_endpoint(request: Request) -> Response:
         admission: Admission = state["admission"]
@@ -170,8 +186,14 @@ def create_app(settings: ServeSettings | None = None, workers: Workers | None = 
             cost = await cost_of(data, picture, options)
             gone = threading.Event()
             watcher = asyncio.ensure_future(until_gone(request, gone))
+
+            def stop() -> None:
+                gone.set()
+                watcher.cancel()
+
+            state["inflight"].add(stop)
             try:
-                entering = asyncio.ensure_future(admission.enter(cost))
+                entering = asyncio.ensure_future(admission.enter(cost, lighter(options)))
                 await asyncio.wait({entering, watcher}, return_when=asyncio.FIRST_COMPLETED)
                 if not entering.done():
                     entering.cancel()
@@ -183,7 +205,13 @@ def create_app(settings: ServeSettings | None = None, workers: Workers | None = 
                         workers.pool, workers.answer, data, key, options, picture, gone)
                 finally:
                     admission.leave(cost)
+            except Cancelled:
+                if state["stopping"]:
+                    raise HTTPError(503, "the server is stopping; try again shortly",
+                                    {**CLOSE, "Retry-After": "5"}) from None
+                raise
             finally:
+                state["inflight"].discard(stop)
                 gone.set()  # if this task was cancelled, the worker stops at its next step
                 watcher.cancel()
             return Response(answer, media_type=FORMATS[options.format][1])
@@ -259,8 +287,7 @@ def create_app(settings: ServeSettings | None = None, workers: Workers | None = 
 
     routes = [*(Route(path, answered(page)) for path in PAGE_FILES), Route("/healthz", answered(healthz)),
               Route("/api/engines", answered(engines)), Route("/api/matte", answered(matte_endpoint), methods=["POST"])]
-    hosts = None if "*" in settings.allowed_hosts else (
-        frozenset(settings.allowed_hosts) | (frozenset() if settings.allowed_hosts else default_hosts(settings.host)))
+    hosts = None if "*" in settings.allowed_hosts else frozenset(settings.allowed_hosts) | default_hosts(settings.host)
     middleware = [Middleware(Guard, hosts=hosts, origins=frozenset(settings.allow_origins))]
     if settings.allow_origins:
         from starlette.middleware.cors import CORSMiddleware
@@ -270,6 +297,8 @@ def create_app(settings: ServeSettings | None = None, workers: Workers | None = 
     log = open_log(settings.access_log)
     if log is not None:
         middleware.insert(0, Middleware(AccessLog, stream=log))
-    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware,
-                     exception_handlers={HTTPError: http_error, Refused: refused, HTTPException: starlette_error,
-                                         Cancelled: cancelled, FusionmatError: fusionmat_error})
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware,
+                    exception_handlers={HTTPError: http_error, Refused: refused, HTTPException: starlette_error,
+                                        Cancelled: cancelled, FusionmatError: fusionmat_error})
+    app.state.stop_requests = stop_requests
+    return app

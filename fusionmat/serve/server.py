@@ -31,6 +31,7 @@ def header_timeout_protocol(timeout: float):
     """uvicorn's h11 protocol with a deadline for each request's headers: a connection that has
     not sent a whole request head ``timeout`` s after it opened (or after its last answer) is
     closed, so slow-header clients cannot hold connections. The body's own timeout is the app's."""
+    import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class TimedH11Protocol(H11Protocol):
@@ -40,10 +41,14 @@ def header_timeout_protocol(timeout: float):
             super().connection_made(transport)
             self._arm()
 
+        _partial = False  # some of a request's head has come
+
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
             if self._serving():
                 self._disarm()  # the app has the request: its body and work have their own limits
+            elif data:
+                self._partial = True
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
@@ -59,6 +64,7 @@ def header_timeout_protocol(timeout: float):
 
         def _arm(self) -> None:
             self._disarm()
+            self._partial = False
             self._head_timer = self.loop.call_later(timeout, self._too_slow)
 
         def _disarm(self) -> None:
@@ -68,10 +74,21 @@ def header_timeout_protocol(timeout: float):
 
         def _too_slow(self) -> None:
             self._head_timer = None
-            if not self._serving() and not self.transport.is_closing():
-                self.transport.close()
+            if self._serving() or self.transport.is_closing():
+                return
+            if self._partial and self.conn.our_state is h11.IDLE:  # a head begun and not finished: say why
+                body = f'{{"error": "the request headers took over {timeout:g} s"}}'.encode()
+                self.transport.write(SLOW_HEAD % len(body) + body)
+            self.transport.close()
 
     return TimedH11Protocol
+
+
+STOP_BACKSTOP = 60
+"""Seconds after the grace period before uvicorn cancels what is still running (a step of a
+request told to stop can take a while on a large photo)."""
+SLOW_HEAD = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+             b"x-content-type-options: nosniff\r\ncontent-length: %d\r\n\r\n")
 
 
 def serve(settings: ServeSettings | None = None, *, ready: Callable[[], None] | None = None) -> int | None:
@@ -108,14 +125,26 @@ def serve(settings: ServeSettings | None = None, *, ready: Callable[[], None] | 
             if ready is not None and self.started:
                 ready()
 
+        async def shutdown(self, sockets=None) -> None:
+            """uvicorn's drain, with requests still in progress after the grace period told to
+            stop at their next step (answered 503) rather than cancelled mid-call."""
+            import asyncio
+
+            late = asyncio.get_running_loop().call_later(settings.grace, app.state.stop_requests)
+            try:
+                await super().shutdown(sockets)
+            finally:
+                late.cancel()
+
     settings = settings or ServeSettings()
     sock = bind(settings.host, settings.port)
     try:
         workers = Workers(settings)
         admission_for(settings)  # too small a --max-memory-mb: said before serving
-        config = uvicorn.Config(create_app(settings, workers), http=header_timeout_protocol(settings.body_timeout),
+        app = create_app(settings, workers)
+        config = uvicorn.Config(app, http=header_timeout_protocol(settings.body_timeout),
                                 log_level="warning", access_log=False, server_header=False, lifespan="on",
-                                timeout_keep_alive=5, timeout_graceful_shutdown=int(settings.grace))
+                                timeout_keep_alive=5, timeout_graceful_shutdown=int(settings.grace) + STOP_BACKSTOP)
         server = Server(config)
         server.run(sockets=[sock])
         return server.stopped_by
