@@ -28,7 +28,7 @@ def test_the_estimate_counts_the_output_kind_and_the_working_size():
     assert FIXED_BYTES < matte < cutout
     assert stretched - matte == 19 * 1000 * 1000 * 4
     assert turned - matte == (1415 * 1415 - 1000 * 1000) * 12
-    assert estimate_bytes(1000, 1000, "matte", background_pixels=10) == matte + 30 + 12 * 1000 * 1000
+    assert estimate_bytes(1000, 1000, "matte", background_pixels=10) == matte + 100 + 12 * 1000 * 1000
     with pytest.raises(KeyError):
         estimate_bytes(10, 10, "gif")
 

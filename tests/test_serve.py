@@ -100,6 +100,7 @@ def test_a_composite_on_an_uploaded_picture(client, photo):
     ({"bg": "#12"}, "photo", 400, "background colour must be"),
     ({"rotate": "nan"}, "photo", 400, "finite"),
     ({"quality": "0"}, "photo", 400, "quality must be 1-100"),
+    ({"quality": "\u00b2"}, "photo", 400, "quality must be 1-100"),  # a digit to Python, not a number
     ({}, "", 400, "no photo"),
     ({}, "text", 415, "not an image"),
     ({}, "bomb", 422, "too many pixels"),
@@ -219,6 +220,10 @@ def test_every_answer_is_json_or_the_asked_type_with_nosniff(client, photo):
     ("localhost:8000", (), 200),
     ("127.0.0.1", (), 200),
     ("[::1]:8000", (), 200),
+    ("[::1]evil.example", (), 400),  # malformed: served nowhere
+    ("127.0.0.1:8000@evil.example", (), 400),
+    ("127.0.0.1 ", (), 400),
+    ("localhost.", (), 400),
     ("photos.example:443", ("photos.example",), 200),
     ("localhost", ("photos.example",), 200),  # added to the defaults, not instead
     ("evil.example", ("photos.example",), 400),
@@ -274,3 +279,18 @@ def test_health_checks_model_files_without_hashing_them_again(client, monkeypatc
     for _ in range(5):
         assert client.get("/healthz").json()["status"] == "ok"
     assert hashed == []
+
+
+def test_the_access_log_writes_addresses_only():
+    import io as text_io
+
+    from fusionmat.serve.guard import AccessLog
+
+    stream = text_io.StringIO()
+    log = AccessLog(None, stream)
+    scope = {"method": "GET", "path": "/", "raw_path": b"/a\"b", "query_string": b"", "http_version": "1.1"}
+    log.write({**scope, "client": ('6.6.6.6 - - [01/Jan/2000] "GET /admin" 200 1 #', 0)}, 200, 5)
+    log.write({**scope, "client": ("::1", 0)}, 404, 0)
+    first, second = stream.getvalue().splitlines()
+    assert first.startswith('- - - [') and first.endswith('"GET /a\\"b HTTP/1.1" 200 5')
+    assert second.startswith("::1 - - [") and second.endswith(" 404 -")

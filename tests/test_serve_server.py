@@ -77,6 +77,8 @@ def test_idle_bodies_and_slow_headers_are_cut_off_and_others_are_served(server, 
         idle.append(sock)
     slow = socket.create_connection(("127.0.0.1", port))
     slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    time.sleep(0.2)
+    assert health(url)["memory_mb"]["used"] == 0  # a body holds what it has sent, not what it declares
     assert post(url, photo)[0] == 200  # while they are held
     for sock in idle:
         sock.settimeout(10)
@@ -168,3 +170,25 @@ def test_past_the_grace_period_a_request_is_stopped_at_its_next_step_and_answere
         errors = process.stderr.read()
     assert status == 503 and b"the server is stopping" in body
     assert process.returncode == 130 and "Traceback" not in errors and "CancelledError" not in errors
+
+
+def test_requests_h11_refuses_are_json_too(server):
+    url, _ = server
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n\r\n")  # malformed
+        sock.settimeout(10)
+        answer = sock.makefile("rb").read()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"x-content-type-options: nosniff" in head
+    assert body.startswith(b'{"error": "bad request')
+
+
+def test_an_access_log_that_is_a_fifo_is_refused_before_anything_loads(tmp_path):
+    import os
+
+    fifo = tmp_path / "log"
+    os.mkfifo(fifo)
+    done = subprocess.run([sys.executable, "-m", "fusionmat", "serve", "--port", str(free_port()),
+                           "--access-log", str(fifo)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "is a FIFO, not a regular file" in done.stderr

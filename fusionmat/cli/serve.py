@@ -1,6 +1,8 @@
 """``fusionmat serve``: the HTTP API and web page (:mod:`fusionmat.serve`) on uvicorn."""
 from __future__ import annotations
 
+import os
+
 import click
 
 from fusionmat.cli.common import echo_warning, engine_kwargs, engine_options, parse_preprocess_options
@@ -67,8 +69,9 @@ def serve(host, port, workers, max_upload_mb, max_queue, max_memory_mb, body_tim
         from fusionmat.serve.server import serve as run
     except ModuleNotFoundError as exc:
         raise click.ClickException(f"fusionmat serve needs {exc.name}: pip install 'fusionmat[serve]'") from None
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        echo_warning(f"listening on {host}: anyone who can reach this machine can use the server")
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # [::1] as in a URL
     for origin in allow_origins:
         if origin != "*" and ("://" not in origin or origin.endswith("/")):
             raise click.BadParameter(f"an origin is scheme://host[:port], got {origin!r}", param_hint="--allow-origin")
@@ -78,13 +81,22 @@ def serve(host, port, workers, max_upload_mb, max_queue, max_memory_mb, body_tim
                              aspect=aspect, allowed_hosts=tuple(h.lower() for h in allowed_hosts),
                              allow_origins=allow_origins, access_log=access_log, grace=grace)
     if access_log not in (None, "-"):
+        from fusionmat.io.read import not_a_file
+
+        if os.path.exists(access_log) and (reason := not_a_file(access_log)):
+            raise click.BadParameter(reason, param_hint="--access-log")  # a FIFO would block the start
         try:
             open(access_log, "a").close()
         except OSError as exc:
             raise click.BadParameter(f"{access_log}: {exc.strerror or exc}", param_hint="--access-log") from None
+    if workers > (os.cpu_count() or 1):
+        echo_warning(f"--workers {workers} on {os.cpu_count()} cores: each worker loads its own engine (memory, "
+                     f"start time) and they share the cores; more than the cores seldom helps")
     shown = f"[{host}]" if ":" in host else host
 
     def ready() -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            echo_warning(f"listening on {host}: anyone who can reach this machine can use the server")
         click.echo(f"fusionmat serve: http://{shown}:{port}/ (engine {engine}; Ctrl-C stops)", err=True)
 
     try:

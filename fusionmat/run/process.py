@@ -157,7 +157,10 @@ def process(job: Job, session: Session) -> Outcome:
         if job.keep:
             from fusionmat.outputs.plan import render
 
-            outcome.rendered = {kind: render(rgb, alpha, kind, session.plan) for kind in job.keep if kind != "alpha"}
+            for kind in job.keep:
+                if kind != "alpha":
+                    job.check()
+                    outcome.rendered[kind] = render(rgb, alpha, kind, session.plan)
             if "alpha" in job.keep:
                 outcome.alpha = alpha
         outcome.seconds["outputs"] = time.perf_counter() - clock - sum(outcome.seconds.values())

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from fusionmat.errors import Cancelled, FusionmatError
 from fusionmat.serve.admission import MB, Admission, Refused, default_max_memory_mb, resident_bytes
-from fusionmat.serve.options import FORMATS, HTTPError, check_output_size, parse_request_options
+from fusionmat.serve.options import FORMATS, HTTPError, check_output_size, parse_request_options, whole
 from fusionmat.serve.settings import ServeSettings
 from fusionmat.serve.workers import Workers, probe_upload
 
@@ -76,9 +76,10 @@ def create_app(settings: ServeSettings | None = None, workers: Workers | None = 
         finally:
             loaded.close()
 
-    async def read_body(request: Request, most: int) -> bytes:
+    async def read_body(request: Request, most: int, reserve) -> bytes:
         """The body, 413 past ``most`` bytes, 408 when it stalls ``body_timeout`` s or runs past
-        its deadline, Cancelled when the client leaves."""
+        its deadline, Cancelled when the client leaves, 503 when the server stops; each chunk is
+        reserved (``reserve(nbytes)``) as it arrives, so a body holds only what it has sent."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.body_deadline
         body = bytearray()
@@ -94,9 +95,12 @@ def create_app(settings: ServeSettings | None = None, workers: Workers | None = 
                                      f"over {settings.body_deadline:g} s in all)", CLOSE) from None
             except ClientDisconnect:
                 raise Cancelled("the client left while sending its body") from None
-            body.extend(chunk)
-            if len(body) > most:
+            if state["stopping"]:
+                raise HTTPError(503, "the server is stopping; try again shortly", {**CLOSE, "Retry-After": "5"})
+            if len(body) + len(chunk) > most:
                 raise HTTPError(413, over_limit, CLOSE)
+            reserve(len(chunk))
+            body.extend(chunk)
 
     async def split(request: Request, body: bytes, params: dict) -> tuple[bytes, bytes | None]:
         """(photo, background picture or None) from a multipart body; form fields into ``params``."""
@@ -166,18 +170,23 @@ def create_app(settings: ServeSettings | None = None, workers: Workers | None = 
         admission: Admission = state["admission"]
         workers: Workers = state["workers"]
         params = dict(request.query_params)
-        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        multipart = request.headers.get("content-type", "").lower().startswith("multipart/form-data")
         if not multipart:
             parse_request_options(params, settings)  # a bad parameter before the body is read
         # a multipart body also carries a background picture and the form's envelope
         most = limit + (limit + 65536 if multipart else 0)
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > most:
+        if whole(declared) and int(declared) > most:
             raise HTTPError(413, over_limit, CLOSE)
-        reserved = int(declared) if declared.isdigit() else most
-        admission.reserve(reserved)
+        reserved = [0]
+
+        def reserve(nbytes: int) -> None:
+            nbytes *= 2 if multipart else 1  # the form's parts are copies
+            admission.reserve(nbytes)
+            reserved[0] += nbytes
+
         try:
-            body = await read_body(request, most)
+            body = await read_body(request, most, reserve)
             data, picture = await split(request, body, params) if multipart else (body, None)
             del body
             if not data:
@@ -205,6 +214,8 @@ def create_app(settings: ServeSettings | None = None, workers: Workers | None = 
                         workers.pool, workers.answer, data, key, options, picture, gone)
                 finally:
                     admission.leave(cost)
+                if gone.is_set():
+                    raise Cancelled("the client left before the answer")
             except Cancelled:
                 if state["stopping"]:
                     raise HTTPError(503, "the server is stopping; try again shortly",
@@ -216,7 +227,7 @@ def create_app(settings: ServeSettings | None = None, workers: Workers | None = 
                 watcher.cancel()
             return Response(answer, media_type=FORMATS[options.format][1])
         finally:
-            admission.release(reserved)
+            admission.release(reserved[0])
 
     async def healthz(request: Request) -> Response:
         from fusionmat.engines import engine_class

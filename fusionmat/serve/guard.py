@@ -11,7 +11,9 @@ security headers of every answer, and the access log.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import sys
 import time
 from typing import IO
@@ -25,12 +27,14 @@ LOOPBACK = ("localhost", "127.0.0.1", "::1")
 WILDCARD = ("0.0.0.0", "::", "")
 
 
+HOST = re.compile(r"(?:\[(?P<ip6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9._-]+))(?::[0-9]{1,5})?")
+
+
 def host_name(header: str) -> str:
-    """The name in a Host header, lower case, without port or IPv6 brackets."""
-    header = header.strip().lower()
-    if header.startswith("["):
-        return header[1:header.find("]")] if "]" in header else header
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+    """The name in a Host header, lower case, without port or IPv6 brackets; '' for anything
+    that is not a well-formed ``name[:port]`` or ``[v6][:port]`` (so it is served nowhere)."""
+    found = HOST.fullmatch(header.lower())
+    return "" if found is None else (found["ip6"] or found["name"])
 
 
 def default_hosts(bind: str) -> frozenset[str]:
@@ -128,6 +132,10 @@ class AccessLog:
 
     def write(self, scope, status: int, size: int) -> None:
         client = (scope.get("client") or ("-",))[0]
+        try:
+            ipaddress.ip_address(client)
+        except ValueError:
+            client = "-"  # only an address is written (X-Forwarded-For is text a client chooses)
         target = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")

@@ -43,6 +43,11 @@ class RequestOptions:
         return self.rotate, self.crop, self.aspect
 
 
+def whole(text: str) -> bool:
+    """True for a whole number written in ASCII digits ('²' and '٣' are digits to Python, not to HTTP)."""
+    return text.isascii() and text.isdigit()
+
+
 def _choice(params: dict, name: str, choices, default: str) -> str:
     value = params.get(name) or default
     if value not in choices:
@@ -61,7 +66,7 @@ def parse_request_options(params: dict, defaults, *, has_picture: bool = False) 
     fmt = _choice(params, "format", FORMATS, "png")
     fit = _choice(params, "fit", FITS, "cover")
     text = params.get("quality", "95")
-    if not (text.isdigit() and 1 <= int(text) <= 100):
+    if not (whole(text) and 1 <= int(text) <= 100):
         raise HTTPError(400, f"quality must be 1-100, got {text!r}")
     chosen = {}
     for name, parse in (("rotate", parse_rotate), ("crop", parse_crop), ("aspect", parse_aspect)):

@@ -3,6 +3,7 @@ cut off, and SIGTERM or Ctrl-C lets the requests in progress finish (up to a gra
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -59,6 +60,12 @@ def header_timeout_protocol(timeout: float):
             self._disarm()
             super().connection_lost(exc)
 
+        def send_400_response(self, msg: str) -> None:
+            """h11's refusals (a head too large, a malformed request) as JSON, with nosniff."""
+            body = json.dumps({"error": f"bad request: {msg.rstrip('.').lower()}"}).encode()
+            self.transport.write(BAD_REQUEST % len(body) + body)
+            self.transport.close()
+
         def _serving(self) -> bool:
             return self.cycle is not None and not self.cycle.response_complete
 
@@ -89,6 +96,7 @@ STOP_BACKSTOP = 60
 request told to stop can take a while on a large photo)."""
 SLOW_HEAD = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
              b"x-content-type-options: nosniff\r\ncontent-length: %d\r\n\r\n")
+BAD_REQUEST = SLOW_HEAD.replace(b"408 Request Timeout", b"400 Bad Request")
 
 
 def serve(settings: ServeSettings | None = None, *, ready: Callable[[], None] | None = None) -> int | None:
@@ -144,7 +152,7 @@ def serve(settings: ServeSettings | None = None, *, ready: Callable[[], None] | 
         app = create_app(settings, workers)
         config = uvicorn.Config(app, http=header_timeout_protocol(settings.body_timeout),
                                 log_level="warning", access_log=False, server_header=False, lifespan="on",
-                                timeout_keep_alive=5, timeout_graceful_shutdown=int(settings.grace) + STOP_BACKSTOP)
+                                timeout_keep_alive=5, timeout_graceful_shutdown=settings.grace + STOP_BACKSTOP)
         server = Server(config)
         server.run(sockets=[sock])
         return server.stopped_by

@@ -80,6 +80,7 @@ class Workers:
             if cached is not None:
                 self.cache.move_to_end(key)
         outcome = self._run(data, None, options, picture, cancel, matte=cached)
+        outcome.job.check()  # the client may have left while the output was made: no encoding then
         if cached is None:
             with self.cache_lock:
                 self.cache[key] = to_uint8(outcome.alpha)
