@@ -1,7 +1,7 @@
 """Load test of `fusionmat serve`: a real server on 127.0.0.1, N requests at concurrency C.
 
 Usage:
-    python benchmarks/serve_load.py [--requests 300] [--concurrency 8] [--engine modnet]
+    python benchmarks/serve_load.py [--requests 300] [--concurrency 8] [--engine modnet] [--workers 1]
                                     [--photos ../shared/samples/test_images] [--screenshot docs/serve_page.png]
 
 Sends cut-out requests (multipart, the photos in turn; default: scikit-image's astronaut at
@@ -79,9 +79,10 @@ def photos_from(folder: Path | None) -> list[bytes]:
     return out
 
 
-def start_server(engine: str) -> tuple[subprocess.Popen, str]:
+def start_server(engine: str, workers: int = 1) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "fusionmat", "serve", "--port", str(port), "--engine", engine],
+    process = subprocess.Popen([sys.executable, "-m", "fusionmat", "serve", "--port", str(port), "--engine", engine,
+                                "--workers", str(workers)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     for _ in range(300):
@@ -101,9 +102,10 @@ def start_server(engine: str) -> tuple[subprocess.Popen, str]:
 @click.option("--photos", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None)
 @click.option("--time-limit", default=1800, show_default=True, help="Seconds before the rest is abandoned.")
 @click.option("--screenshot", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def main(count, concurrency, engine, photos, time_limit, screenshot):
+@click.option("--workers", default=1, show_default=True, help="The server's --workers.")
+def main(count, concurrency, engine, photos, time_limit, screenshot, workers):
     pictures = photos_from(photos)
-    process, url = start_server(engine)
+    process, url = start_server(engine, workers)
     try:
         results: list[tuple[int, float]] = []
         lock = threading.Lock()
