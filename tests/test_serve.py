@@ -70,6 +70,7 @@ def test_cutout_by_default_with_the_photo_size(client, photo):
 @pytest.mark.parametrize("params, mode, size, content_type", [
     ({"output": "matte"}, "L", (192, 160), "image/png"),
     ({"output": "concat", "format": "jpg"}, "RGB", (384, 160), "image/jpeg"),
+    ({"output": "concat"}, "RGB", (384, 160), "image/png"),  # PNG is every output's default
     ({"output": "composite", "bg": "#00ff00", "format": "webp"}, "RGB", (192, 160), "image/webp"),
     ({"output": "composite", "bg": "transparent"}, "RGBA", (192, 160), "image/png"),
     ({"output": "composite", "bg": "blur:10", "rotate": "none", "crop": "none"}, "RGB", (192, 160), "image/png"),
