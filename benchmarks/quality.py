@@ -31,7 +31,8 @@ from fusionmat.preprocess.chain import NONE, NOTHING, Preprocessor, Settings, pa
 @click.command()
 @click.argument("bench_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--engine", type=click.Choice(list(ENGINES)), default=DEFAULT_ENGINE)
-@click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="latefusion's .h5 (its -E weights=FILE).")
 @click.option("--refine", type=click.Choice(REFINE_CHOICES), default="auto")
 @click.option("--rotate", default="auto", show_default=True, help="auto, none or degrees.")
 @click.option("--crop", "crop_", default="auto", show_default=True, help="auto, none or X,Y,W,H.")
@@ -44,7 +45,7 @@ def main(bench_dir, engine, weights_file, refine, rotate, crop_, aspect, limit):
     loaded = load_engine(engine, **options)
     settings = Settings(rotate=parse_rotate(rotate), crop=parse_crop(crop_),
                         aspect=NONE if aspect == "index" else parse_aspect(aspect))
-    preprocessor = Preprocessor(settings) if settings != NOTHING else None
+    preprocessor = Preprocessor(settings, tilt=loaded.tilt) if settings != NOTHING else None
     rows = []
     header = f"{'image':58s} " + " ".join(f"{m.upper():>8s}" for m in METRICS) + f" {'sec':>6s}"
     click.echo(header)
@@ -55,7 +56,8 @@ def main(bench_dir, engine, weights_file, refine, rotate, crop_, aspect, limit):
         chain = preprocessor
         if aspect == "index":
             true_ratio = tuple(entry["original_size"])  # [width, height]
-            chain = Preprocessor(replace(settings, aspect=true_ratio), detectors=chain.detectors if chain else None)
+            chain = Preprocessor(replace(settings, aspect=true_ratio), detectors=chain.detectors if chain else None,
+                                 tilt=loaded.tilt)
         alpha = matte_image(image, loaded, refine=refine, preprocessor=chain)
         seconds = time.perf_counter() - start
         scores = evaluate_pair(alpha, gt) | {"sec": seconds}

@@ -108,7 +108,8 @@ def write_mp4(images, path: Path, rate: int = 30) -> None:
 @click.option("--frames", default=120, show_default=True)
 @click.option("--long-side", type=int, default=None, help="modnet's inference long side (default: the engine's).")
 @click.option("--engine", default="modnet", show_default=True)
-def main(bench, clips, frames, long_side, engine):
+@click.option("-E", "--engine-opt", "engine_opts", multiple=True, metavar="KEY=VALUE", help="An engine option.")
+def main(bench, clips, frames, long_side, engine, engine_opts):
     import fusionmat
     from fusionmat.matting.pipeline import matte_image
     from fusionmat.preprocess.chain import Preprocessor, build_preprocessor
@@ -117,8 +118,10 @@ def main(bench, clips, frames, long_side, engine):
 
     entries = json.loads((bench / "index.json").read_text())
     options = {"long_side": long_side} if long_side else {}
+    options.update(opt.split("=", 1) for opt in engine_opts)
     loaded = fusionmat.load_engine(engine, **options)
-    chooser = build_preprocessor("auto", "none", "none")
+    chooser = build_preprocessor("auto", "none", "none", tilt=loaded.tilt)
+    default = (0.0, MOTION_SCALE) if loaded.recurrent else (STRENGTH, MOTION_SCALE)  # what matte_video does
     sweep = [(0.0, MOTION_SCALE), (0.7, 0.03), (0.7, 0.06), (STRENGTH, MOTION_SCALE), (0.8, 0.06), (0.8, 0.1)]
     totals: dict = {setting: [] for setting in sweep}
     speeds = []
@@ -127,7 +130,8 @@ def main(bench, clips, frames, long_side, engine):
         images, truths = make_clip(bench, subject, scenery, frames, seed=clip)
         fixed = Preprocessor(chooser.decide(images[0]))
         start = time.perf_counter()
-        raw = [matte_image(image, loaded, preprocessor=fixed).astype(np.float16) for image in images]
+        with loaded.stream():  # a recurrent engine carries its state over the clip, as in matte_video
+            raw = [matte_image(image, loaded, preprocessor=fixed).astype(np.float16) for image in images]
         engine_fps = frames / (time.perf_counter() - start)
         click.echo(f"clip {clip}: {subject['foreground']} over {scenery['background']}, {frames} frames 1280x720 "
                    f"(engine alone {engine_fps:.2f} fps)")
@@ -135,7 +139,7 @@ def main(bench, clips, frames, long_side, engine):
             row = scores(filtered(images, raw, *setting), truths)
             totals[setting].append(row)
             label = "frame by frame" if setting[0] == 0.0 else f"delay + strength {setting[0]}, motion {setting[1]}"
-            marker = " (default)" if setting == (STRENGTH, MOTION_SCALE) else ""
+            marker = " (default)" if setting == default else ""
             click.echo(f"  {label:36s} SAD {row['sad']:7.3f}  MSE {row['mse']:.5f}  dtSSD {row['dtssd']:6.3f}{marker}")
         with tempfile.TemporaryDirectory() as tmp:
             clip_path = Path(tmp) / f"clip{clip}.mp4"
@@ -148,8 +152,7 @@ def main(bench, clips, frames, long_side, engine):
         label = "frame by frame" if setting[0] == 0.0 else f"delay + strength {setting[0]}, motion {setting[1]}"
         means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
         click.echo(f"  {label:36s} SAD {means['sad']:7.3f}  MSE {means['mse']:.5f}  dtSSD {means['dtssd']:6.3f}")
-    side = getattr(loaded, 'long_side', '-')
-    click.echo(f"  end to end: {np.mean(speeds):.2f} fps (engine {engine}, long side {side})")
+    click.echo(f"  end to end: {np.mean(speeds):.2f} fps (engine {engine}, {loaded.settings()})")
 
 
 if __name__ == "__main__":

@@ -119,3 +119,23 @@ def test_rotate_and_crop_share_one_detection_view_when_nothing_turns(astronaut, 
     made.clear()
     chain.steps(np.ascontiguousarray(np.rot90(astronaut)).astype(np.float32) / 255)  # turned: a new view
     assert len(made) == 2
+
+
+def test_an_engine_that_wants_quarter_turns_gets_no_smaller_turn():
+    import math
+
+    from fusionmat.engines.base import Engine
+    from fusionmat.preprocess.chain import Settings, auto_angle
+    from fusionmat.run.batch import SessionSpec
+
+    assert auto_angle(30.0, math.inf) == 0.0 and auto_angle(100.0, math.inf) == 90.0
+    assert auto_angle(-80.0, math.inf) == -90.0 and auto_angle(30.0) == 30.0
+
+    class QuarterTurns(Engine):
+        name, tilt = "quarters", False
+
+        def predict(self, image):
+            return image[..., 0]
+
+    session = SessionSpec(preprocess=Settings(rotate="auto", crop="none")).build(QuarterTurns())
+    assert session.preprocessor.tilt is False

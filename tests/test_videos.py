@@ -289,3 +289,37 @@ def test_frames_over_the_pixel_budget_are_refused_before_decoding(clip, tmp_path
     with pytest.raises(ImageReadError, match=r"walk\.mp4: too many pixels \(192x144 = 27648, over the limit of 27647"):
         matte_video(clip, tmp_path / "out", engine=NeverCalled(), temporal=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_recurrent_engine_streams_the_clip_and_forgets_at_each_cut(tmp_path, astronaut):
+    """One stream for the clip, a cut per new shot, no temporal filter by default (rvm's way)."""
+    from fusionmat.engines.base import Engine
+    from fusionmat.run.video import matte_video
+
+    events = []
+
+    class Recurrent(Engine):
+        name, refine, recurrent, tilt = "recurrent", "none", True, False
+
+        def stream(self):
+            from contextlib import contextmanager
+
+            @contextmanager
+            def streaming():
+                events.append("open")
+                yield self
+                events.append("close")
+
+            return streaming()
+
+        def cut(self):
+            events.append("cut")
+
+        def predict(self, image):
+            events.append("frame")
+            return np.ones(image.shape[:2], np.float32)
+
+    first = write_clip(tmp_path / "a.mp4", astronaut, frames=3, audio=False)
+    report = matte_video(first, tmp_path / "out", engine=Recurrent(), rotate="none")
+    assert events[0] == "open" and events[-1] == "close" and events.count("frame") == 3
+    assert events.count("cut") == report.shots == 1  # the first frame opens the one shot

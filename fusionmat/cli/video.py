@@ -22,10 +22,12 @@ from fusionmat.cli.common import build_engine, console, engine_options, output_o
 @click.option("--end", type=click.FloatRange(min=0, max=1e7), default=None, help="Seconds: matte up to here.")
 @click.option("--rotate", default="auto", show_default=True, metavar="auto|none|DEG",
               help="Turn the subject upright (decided once per shot).")
-@click.option("--no-temporal", is_flag=True, help="No temporal filter (frame by frame; flickers more).")
+@click.option("--temporal/--no-temporal", default=None,
+              help="The temporal filter that removes flicker where the picture is still.  [default: on, but off "
+                   "for rvm, whose recurrent state keeps it steady]")
 @output_options
 @engine_options
-def video(clip, out_dir, background, fit, alpha, start, end, rotate, no_temporal, engine, engine_opts,
+def video(clip, out_dir, background, fit, alpha, start, end, rotate, temporal, engine, engine_opts,
           refine, threads):
     """Write <stem>_matting.mp4, the matte of every frame of CLIP as grey video.
 
@@ -63,7 +65,7 @@ def video(clip, out_dir, background, fit, alpha, start, end, rotate, no_temporal
             bar.update(done - bar.n)
 
         report = matte_video(clip, out_dir, engine=loaded, background=background, fit=fit, alpha=alpha, start=start,
-                             end=end, rotate=rotate, temporal=not no_temporal, on_frame=progress)
+                             end=end, rotate=rotate, temporal=temporal, on_frame=progress)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except FusionmatError as exc:

@@ -11,6 +11,8 @@ ENGINES: dict[str, str] = {
     "modnet": "fusionmat.engines.modnet:ModnetEngine",
     "selfie": "fusionmat.engines.selfie:SelfieEngine",
     "latefusion": "fusionmat.engines.latefusion:LateFusionEngine",
+    "rvm": "fusionmat.engines.rvm:RvmEngine",
+    "fusion": "fusionmat.engines.fusion:FusionEngine",
 }
 DEFAULT_ENGINE = "modnet"
 

@@ -124,6 +124,24 @@ class Engine(ABC):
         """The engine's name and every option of this instance that changes its mattes."""
         return {"engine": self.name}
 
+    tilt: bool = True
+    """False for an engine that should see quarter turns only: rotate 'auto' then never turns the
+    photo by less (the corners such a turn fills in are matted as subject by some networks)."""
+
+    recurrent: bool = False
+    """True for an engine that carries state from frame to frame inside :meth:`stream` (video)."""
+
+    def stream(self):
+        """A context within which :meth:`predict` sees the frames of a video in order (a
+        recurrent engine carries its state; others ignore it)."""
+        from contextlib import nullcontext
+
+        return nullcontext(self)
+
+    def cut(self) -> None:
+        """A new shot begins (inside :meth:`stream`): forget what earlier frames showed."""
+        return None  # stateless engines have nothing to forget
+
     @abstractmethod
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Matte (or foreground probability) of one image.

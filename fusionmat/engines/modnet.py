@@ -97,11 +97,16 @@ class ModnetEngine(Engine):
         return self.session.run(None, {"input": x})[0][0, 0]
 
     def predict(self, image: np.ndarray) -> np.ndarray:
+        return self.matte_and_people(image)[0]
+
+    def matte_and_people(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(the matte, the people's probability on its grid, or None without ``people_only``)."""
         x = to_float(resize_to(image, *self.input_size(*image.shape[:2])))
         matte = self.run(x)
         if self.flip:
             matte = 0.5 * (matte + self.run(np.ascontiguousarray(x[:, ::-1]))[:, ::-1])
         matte = np.clip((matte - FLOOR) / (1.0 - FLOOR), 0.0, 1.0).astype(np.float32)
-        if self.people is not None:
-            matte = keep_people(matte, self.people(x, *matte.shape))
-        return matte
+        if self.people is None:
+            return matte, None
+        person = self.people(x, *matte.shape)
+        return keep_people(matte, person), person

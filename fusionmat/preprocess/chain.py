@@ -122,13 +122,16 @@ class Preprocessor:
     settings : what each step does.
     threads : CPU threads for the detector.
     detectors : already loaded detectors to share ('person', 'face'); missing ones are loaded.
+    tilt : False: rotate 'auto' makes quarter turns only (for engines that matte the corners a
+        smaller turn fills in: :attr:`fusionmat.engines.base.Engine.tilt`).
     """
 
     def __init__(self, settings: Settings = Settings(), *, threads: int | None = None,
-                 detectors: dict | None = None) -> None:
+                 detectors: dict | None = None, tilt: bool = True) -> None:
         from fusionmat.preprocess.detect import FACE_FULL, PERSON, Detector
 
         self.settings = settings
+        self.tilt = tilt
         self.detectors = detectors if detectors is not None else {}
         wanted = {"person": PERSON} if settings.rotate == AUTO else {}
         if settings.crop == AUTO:
@@ -161,7 +164,7 @@ class Preprocessor:
                 view, person = detection_view(current), self.detectors["person"]
                 readings = {v: read_lean(view[0], person, v) for v in UPRIGHT_VIEWS}
                 tilt = None if looks_upright(readings) else estimate_tilt(view[0], person, readings=readings)
-                angle = auto_angle(tilt)
+                angle = auto_angle(tilt, MIN_TILT if self.tilt else math.inf)
             else:
                 angle = float(s.rotate)
             done.append(rotate(current, angle))
@@ -197,7 +200,7 @@ def settings_of(rotate="auto", crop="auto", aspect="none") -> Settings:
 
 
 def build_preprocessor(rotate="auto", crop="auto", aspect="none", *, threads: int | None = None,
-                       detectors: dict | None = None) -> Preprocessor | None:
+                       detectors: dict | None = None, tilt: bool = True) -> Preprocessor | None:
     """A :class:`Preprocessor` for :func:`settings_of` the values; None when every step is off."""
     settings = settings_of(rotate, crop, aspect)
-    return None if settings == NOTHING else Preprocessor(settings, threads=threads, detectors=detectors)
+    return None if settings == NOTHING else Preprocessor(settings, threads=threads, detectors=detectors, tilt=tilt)

@@ -73,7 +73,8 @@ class SessionSpec:
         if engine is None:
             engine = load_engine(self.engine or DEFAULT_ENGINE, threads=self.threads, **dict(self.engine_options))
         settings = self.preprocess
-        preprocessor = None if settings is None or settings == NOTHING else Preprocessor(settings, threads=self.threads)
+        preprocessor = None if settings is None or settings == NOTHING else Preprocessor(settings, threads=self.threads,
+                                                                                          tilt=engine.tilt)
         return Session(engine, refine_method(engine, self.refine), preprocessor, self.plan, **session)
 
 

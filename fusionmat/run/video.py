@@ -178,7 +178,7 @@ def probe(path: str | os.PathLike):
 def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = None, *, engine=None,
                 background: str | None = None, fit: str = "cover", alpha: str | None = None,
                 start: float | None = None, end: float | None = None, rotate="auto", crop="none",
-                temporal: bool = True, matte_output: bool = True,
+                temporal: bool | None = None, matte_output: bool = True,
                 on_frame: Callable[[int, int | None], None] | None = None) -> VideoReport:
     """Matte every frame of a video file and write the outputs (see the module docstring).
 
@@ -193,7 +193,8 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
     start, end : seconds; only frames in [start, end) are matted.
     rotate, crop : the preprocessing, decided once per shot (crop 'none' by default: a subject that
         moves leaves a box fitted to the shot's first frame).
-    temporal : apply the temporal filter (:class:`fusionmat.run.temporal.TemporalFilter`).
+    temporal : apply the temporal filter (:class:`fusionmat.run.temporal.TemporalFilter`); None: for
+        engines without a recurrent state (a recurrent one, rvm, is steady on its own).
     on_frame : called with (frames done, total frames or None) after each frame.
     """
     from fusionmat.outputs.compose import parse_background
@@ -247,7 +248,10 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
     if alpha == "png":
         check_replaceable(cutout_folder, frames_of_ours(cutout_folder))  # refused now, before the clip is matted
     loaded = load_engine(engine or DEFAULT_ENGINE) if engine is None or isinstance(engine, str) else engine
-    chooser = build_preprocessor(rotate, crop, "none")
+    if temporal is None:
+        temporal = not loaded.recurrent
+    stack.enter_context(loaded.stream())  # a recurrent engine carries its state from frame to frame
+    chooser = build_preprocessor(rotate, crop, "none", tilt=loaded.tilt)
     report = VideoReport(str(source), total=stream.frames or None)
     rate = stream.average_rate or stream.guessed_rate or Fraction(25)
     time_base = stream.time_base or 1 / Fraction(rate)
@@ -348,6 +352,7 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
                     emit(delayed.flush())  # the last frame of the shot before: no neighbour across a cut
                 if smooth is not None:
                     smooth.reset()
+                loaded.cut()
             previous_thumb = thumb
             outcome = process(Job(f"{source} frame {report.frames + 1}", pixels=rgb, keep=("alpha",)), session)
             if outcome.error:

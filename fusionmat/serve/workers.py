@@ -104,7 +104,7 @@ class Workers:
         engine, preprocessors, detectors = self._engine()
         if options.preprocessing not in preprocessors:
             preprocessors[options.preprocessing] = build_preprocessor(*options.preprocessing, threads=self._threads,
-                                                                      detectors=detectors)
+                                                                      detectors=detectors, tilt=engine.tilt)
         session = Session(engine, refine_method(engine), preprocessors[options.preprocessing])
         session = dataclasses.replace(session, plan=request_plan(options, picture))
         job = Job("upload", data=data, pixels=pixels, matte=matte, keep=("alpha", options.kind), cancel=cancel)

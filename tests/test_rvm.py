@@ -1,0 +1,58 @@
+"""The rvm engine (Robust Video Matting through onnxruntime) and its recurrent state."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import requires_weights
+
+
+@pytest.fixture(scope="module")
+def rvm():
+    from fusionmat.engines import load_engine
+
+    return load_engine("rvm", threads=2)
+
+
+@pytest.fixture(scope="module")
+def portrait(astronaut):
+    return np.asarray(Image.fromarray(astronaut).resize((320, 240)))
+
+
+def test_the_engine_declares_quarter_turns_and_a_recurrent_state():
+    from fusionmat.engines import engine_class
+
+    cls = engine_class("rvm")
+    assert cls.recurrent and not cls.tilt and cls.upsample == "guided" and cls.refine == "none"
+    assert "rvm_mobilenetv3_fp32.onnx" in cls.files
+    with pytest.raises(ValueError, match="encoder_side"):
+        cls.parse_options({"encoder_side": "12"})
+
+
+@requires_weights
+def test_a_portrait_is_matted_on_its_own_grid_and_nobody_is_an_empty_matte(rvm, portrait):
+    alpha = rvm.predict(portrait)
+    assert alpha.shape == (240, 320) and alpha.dtype == np.float32
+    assert 0 <= alpha.min() and alpha.max() <= 1 and (alpha > 0.5).mean() > 0.2
+    assert not rvm.predict(np.full((240, 320, 3), 128, np.uint8)).any()  # the person check
+
+
+@requires_weights
+def test_large_photos_are_matted_on_a_grid_of_max_side(rvm):
+    assert rvm.input_size(3000, 4000) == (1536, 2048) and rvm.input_size(600, 800) == (600, 800)
+    assert rvm.ratio(720, 1280) == 1024 / 1280
+
+
+@requires_weights
+def test_a_stream_carries_the_state_and_a_cut_forgets_it(rvm, portrait):
+    still = rvm.predict(portrait)
+    with rvm.stream():
+        assert rvm.ratio(720, 1280) == 640 / 1280  # video frames: the video side
+        first = rvm.predict(portrait)
+        second = rvm.predict(portrait)  # the same frame again, with what the first one left
+        rvm.cut()
+        after_cut = rvm.predict(portrait)
+    assert np.abs(second - first).max() > 1e-3
+    np.testing.assert_allclose(after_cut, first, atol=1e-5)
+    np.testing.assert_allclose(rvm.predict(portrait), still, atol=1e-5)  # outside: a still again
