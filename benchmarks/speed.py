@@ -1,5 +1,5 @@
 """Speed benchmark: cold `fusionmat predict` wall time and peak RSS at 1 MP and 12 MP, and
-`fusionmat batch` throughput.
+`fusionmat batch` throughput (every output, and `--only matte`).
 
 Usage:
     python benchmarks/speed.py [--engine modnet|selfie|latefusion] [--repeat 3] [--batch-count 8] [--folder DIR]
@@ -58,11 +58,14 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return wall, int(out.stdout.split()[-1]) / 1024.0
 
 
-def batch_rate(folder: Path, out: Path, engine: str, workers: int) -> tuple[float, float, float]:
-    """(images/s, seconds per image, peak RSS MB) of one `fusionmat batch` run over ``folder``."""
+def batch_rate(folder: Path, out: Path, engine: str, workers: int, only: str | None = None
+               ) -> tuple[float, float, float]:
+    """(images/s, seconds per image, peak RSS MB) of one `fusionmat batch` run over ``folder``
+    (``only``: its --only)."""
     report = out / "report.json"
     _, rss = timed([sys.executable, "-m", "fusionmat", "batch", str(folder), "--out", str(out / "o"),
-                    "--overwrite", "--engine", engine, "--workers", str(workers), "--json", str(report)])
+                    "--overwrite", "--engine", engine, "--workers", str(workers), "--json", str(report),
+                    *(["--only", only] if only else [])])
     data = json.loads(report.read_text())
     rate = data["images_per_second"]
     return rate, (1.0 / rate if rate else float("inf")), rss
@@ -90,15 +93,18 @@ def main(engine, repeat, batch_count, workers, folder, skip_cold):
             folders[str(folder)] = folder
         for label, path in folders.items():
             for w in (int(v) for v in workers.split(",")):
-                rate, per, rss = batch_rate(path, tmp, engine, w)
-                click.echo(f"batch {label} --workers {w}: {rate:.2f} images/s ({per:.3f} s per image), "
-                           f"peak RSS {rss:.0f} MB")
+                for only in (None, "matte"):  # every output, then the matte alone
+                    rate, per, rss = batch_rate(path, tmp, engine, w, only)
+                    click.echo(f"batch {label} --workers {w}{' --only ' + only if only else ''}: {rate:.2f} "
+                               f"images/s ({per:.3f} s per image), peak RSS {rss:.0f} MB")
         if skip_cold:
             return
         for name, size in SIZES.items():
             photo = make_photo(tmp, name, size)
+            # --overwrite: every run mattes the photo (without it, runs 2 and 3 would time a skip of
+            # the outputs run 1 wrote)
             runs = [timed([sys.executable, "-m", "fusionmat", "predict", str(photo), "--engine", engine,
-                           "--out", str(tmp / "out")]) for _ in range(repeat)]
+                           "--out", str(tmp / "out"), "--overwrite"]) for _ in range(repeat)]
             matte = tmp / "out" / f"{photo.stem}_matting.png"
             floor = [timed([sys.executable, "-c", IO_FLOOR, str(photo), str(tmp), str(matte)]) for _ in range(repeat)]
             cold = statistics.median(r[0] for r in runs)

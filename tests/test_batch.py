@@ -194,3 +194,44 @@ def test_a_recursive_run_never_mattes_an_earlier_runs_outputs(tmp_path, astronau
     assert second.exit_code == 0, second.output
     report = json.loads(second.stdout)
     assert report["done"] == [str(src / "a.jpg")] and report["ignored_non_images"] == 4
+
+
+@requires_weights
+def test_only_writes_the_chosen_outputs_and_resumes_on_them(tmp_path, astronaut):
+    src = tmp_path / "shoot"
+    src.mkdir()
+    for name in ("a", "b"):
+        Image.fromarray(astronaut).resize((96, 96)).save(src / f"{name}.jpg")
+    runner = CliRunner()
+    first = runner.invoke(main, ["batch", str(src), "--only", "cutout", "--engine", "selfie", "-q"])
+    assert first.exit_code == 0, first.output
+    out = default_out(src)
+    assert sorted(p.name for p in out.iterdir()) == ["a_cutout.png", "b_cutout.png"]
+    again = runner.invoke(main, ["batch", str(src), "--only", "cutout", "--engine", "selfie", "--json", "-"])
+    assert len(json.loads(again.stdout)["skipped"]) == 2  # the cut-out carries the stamp
+    both = runner.invoke(main, ["batch", str(src), "--only", "matte,preview", "--engine", "selfie", "-q"])
+    assert both.exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a_concat.jpg", "a_cutout.png", "a_matting.png",
+                                                     "b_concat.jpg", "b_cutout.png", "b_matting.png"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--only", "gif"], "--only: must be one or more of cutout, composite, matte, preview (comma-separated)"),
+    (["--only", ","], "--only: must be one or more of"),
+    (["--only", "composite"], "only composite needs a background (--bg)"),
+])
+def test_only_is_checked_before_any_work(tmp_path, args, words):
+    (tmp_path / "shoot").mkdir()
+    result = CliRunner().invoke(main, ["batch", str(tmp_path / "shoot"), *args])
+    assert result.exit_code == 2 and words in result.output, result.output
+
+
+@requires_weights
+def test_the_library_batch_takes_only(tmp_path, astronaut):
+    import fusionmat
+
+    src = tmp_path / "shoot"
+    src.mkdir()
+    Image.fromarray(astronaut).resize((96, 96)).save(src / "a.png")
+    report = fusionmat.batch(src, tmp_path / "out", engine="selfie", only="matte")
+    assert report.done == [str(src / "a.png")] and [p.name for p in (tmp_path / "out").iterdir()] == ["a_matting.png"]

@@ -33,6 +33,9 @@ from fusionmat.limits import MAX_WORKERS
                    "[default: FOLDER_matting next to FOLDER].")
 @click.option("-r", "--recursive", is_flag=True, help="Also process sub-folders.")
 @click.option("--cutout", is_flag=True, help="Also write <stem>_cutout.png (RGBA, foreground colours estimated).")
+@click.option("--only", default=None, metavar="KINDS",
+              help="Write only these outputs, comma-separated: matte, preview, cutout, composite "
+                   "(e.g. --only cutout; composite needs --bg).")
 @background_options
 @click.option("--overwrite", is_flag=True, help="Redo images whose outputs are up to date.")
 @click.option("--json", "json_report", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
@@ -50,7 +53,7 @@ from fusionmat.limits import MAX_WORKERS
 @output_options
 @engine_options
 @preprocess_options
-def batch(folder, out_dir, recursive, cutout, background, fit, composite_format, quality, overwrite, json_report,
+def batch(folder, out_dir, recursive, cutout, only, background, fit, composite_format, quality, overwrite, json_report,
           workers, executor, address, concurrency, cpus_per_actor, engine, engine_opts, refine, threads, rotate,
           crop, aspect, steps_dir):
     """Write mattes and previews for every image in FOLDER.
@@ -67,6 +70,7 @@ def batch(folder, out_dir, recursive, cutout, background, fit, composite_format,
       fusionmat batch shoot/                      # -> shoot_matting/
       fusionmat batch shoot/ -r --out mattes/ --crop auto --json report.json
       fusionmat batch shoot/ --bg '#ffffff' --cutout --workers 4
+      fusionmat batch shoot/ --only cutout               # just the cut-outs (rembg's folder mode)
       fusionmat batch s3://bucket/shoot --out s3://bucket/mattes --executor ray --concurrency 8
     """
     from fusionmat.io.folder import find_images
@@ -76,7 +80,7 @@ def batch(folder, out_dir, recursive, cutout, background, fit, composite_format,
     if same_place(out_root, folder):
         raise click.BadParameter("the output folder must not be the input folder", param_hint="--out")
     plan = output_plan(cutout=cutout, background=background, fit=fit, composite_format=composite_format,
-                       quality=quality)
+                       quality=quality, only=only)
     spec, session = session_or_exit(engine, threads, refine, plan, rotate=rotate, crop=crop, aspect=aspect,
                                     steps_dir=steps_dir, engine_opts=engine_opts)
     config = BatchConfig(recursive=recursive, overwrite=overwrite, executor=executor, workers=workers,

@@ -105,16 +105,22 @@ def background_options(command: Callable, *, required: bool = False) -> Callable
 
 
 def output_plan(*, cutout: bool = False, background: str | None = None, fit: str = "cover",
-                composite_format: str = "auto", quality: int = 95, matte_and_preview: bool = True):
-    """The OutputPlan for the options; a bad --bg or --format is a usage error."""
-    from fusionmat.outputs.plan import OutputPlan
+                composite_format: str = "auto", quality: int = 95, matte_and_preview: bool = True,
+                only: str | None = None):
+    """The OutputPlan for the options; a bad --bg, --format or --only is a usage error."""
+    from fusionmat.outputs.plan import OutputPlan, parse_only
 
+    try:
+        kinds = parse_only(only)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--only") from None
     loaded = background_or_exit(background, fit)
     try:
         return OutputPlan(cutout=cutout, background=loaded, composite_format=composite_format, quality=quality,
-                          matte_and_preview=matte_and_preview)
+                          matte_and_preview=matte_and_preview, only=kinds)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--format") from None
+        hint = "--only" if str(exc).startswith("only") else "--format"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
 def engine_options(command: Callable) -> Callable:

@@ -26,6 +26,8 @@ class OutputPlan:
         background (JPEG has no alpha).
     quality : JPEG / WebP quality of composites, 1-100.
     matte_and_preview : write <stem>_matting.png and <stem>_concat.jpg.
+    only : write only these outputs (``batch --only``): names of :data:`ONE_FILE_KINDS`
+        ('matte', 'preview', 'cutout', 'composite'); None writes what the fields above say.
     """
 
     cutout: bool = False
@@ -33,8 +35,16 @@ class OutputPlan:
     composite_format: str = "auto"
     matte_and_preview: bool = True
     quality: int = 95
+    only: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
+        if self.only is not None:
+            unknown = sorted(set(self.only) - set(ONE_FILE_KINDS))
+            if unknown or not self.only:
+                raise ValueError(f"only takes {', '.join(ONE_FILE_KINDS)} (comma-separated), got "
+                                 f"{', '.join(unknown) or 'nothing'}")
+            if "composite" in self.only and self.background is None:
+                raise ValueError("only composite needs a background (--bg)")
         if self.composite_format not in COMPOSITE_FORMATS:
             raise ValueError(f"format must be one of {', '.join(COMPOSITE_FORMATS)}, got {self.composite_format!r}")
         if not 1 <= self.quality <= 100:
@@ -91,14 +101,15 @@ def colour_hint(text: str) -> str:
 def output_paths(image: Path, folder: Path, plan: OutputPlan) -> dict[str, Path]:
     """The files written for ``image`` into ``folder``, by kind."""
     stem = image.stem
-    paths = {}
-    if plan.matte_and_preview:
-        paths = {"matting": folder / f"{stem}_matting.png", "concat": folder / f"{stem}_concat.jpg"}
-    if plan.cutout:
-        paths["cutout"] = folder / f"{stem}_cutout.png"
+    every = {"matting": folder / f"{stem}_matting.png", "concat": folder / f"{stem}_concat.jpg",
+             "cutout": folder / f"{stem}_cutout.png"}
     if plan.background is not None:
-        paths["composite"] = folder / f"{stem}_composite.{plan.composite_suffix}"
-    return paths
+        every["composite"] = folder / f"{stem}_composite.{plan.composite_suffix}"
+    if plan.only is not None:
+        return {kind: path for kind, path in every.items() if OUTPUT_KIND[kind] in plan.only}
+    wanted = {"matting": plan.matte_and_preview, "concat": plan.matte_and_preview, "cutout": plan.cutout,
+              "composite": True}
+    return {kind: path for kind, path in every.items() if wanted[kind]}
 
 
 def background_for(rgb: np.ndarray, alpha: np.ndarray, old_background: np.ndarray | None,
@@ -156,7 +167,20 @@ def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: Mapping[str, Path],
 
 
 ONE_FILE_KINDS = ("cutout", "composite", "matte", "preview")
-"""What ``predict -o FILE --only KIND`` writes."""
+"""What ``predict -o FILE --only KIND`` writes, and what ``batch --only`` chooses among."""
+OUTPUT_KIND = {"matting": "matte", "concat": "preview", "cutout": "cutout", "composite": "composite"}
+"""Each output file's kind (its name in :func:`output_paths`) as ``--only`` calls it."""
+
+
+def parse_only(text: str | None) -> frozenset[str] | None:
+    """``--only matte,cutout`` as a set of kinds; None for None. ValueError for an unknown kind."""
+    if text is None:
+        return None
+    kinds = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(kinds - set(ONE_FILE_KINDS))
+    if unknown or not kinds:
+        raise ValueError(f"must be one or more of {', '.join(ONE_FILE_KINDS)} (comma-separated), got {text!r}")
+    return kinds
 
 
 def render(rgb: np.ndarray, alpha: np.ndarray, kind: str, plan: OutputPlan):

@@ -124,8 +124,9 @@ def is_output(path) -> bool:
     return read_stamp(path) is not None
 
 
-ANCHORS = ("matting", "composite")
-"""The output that carries the stamp: the first of these an image has."""
+ANCHORS = ("matting", "composite", "cutout", "concat")
+"""The output that carries the stamp: the first of these an image has (``batch --only`` may
+leave out any of them)."""
 
 
 def anchor(outputs: Mapping[str, Path]) -> str | None:
