@@ -323,3 +323,15 @@ def test_a_recurrent_engine_streams_the_clip_and_forgets_at_each_cut(tmp_path, a
     report = matte_video(first, tmp_path / "out", engine=Recurrent(), rotate="none")
     assert events[0] == "open" and events[-1] == "close" and events.count("frame") == 3
     assert events.count("cut") == report.shots == 1  # the first frame opens the one shot
+
+
+@requires_weights
+def test_mask_controls_reach_every_frame(clip, tmp_path):
+    from fusionmat.matting.mask import MaskSettings
+    from fusionmat.run.video import matte_video
+
+    report = matte_video(clip, tmp_path / "out", engine="selfie", mask=MaskSettings(threshold=0.5))
+    grey = np.concatenate([f[..., 0].ravel() for f in frames_of(report.outputs["matting"])])
+    assert ((grey > 24) & (grey < 231)).mean() < 0.03  # a hard mask (H.264 blurs only its edges)
+    with pytest.raises(ValueError, match="trim is for photos"):
+        matte_video(clip, tmp_path / "out2", engine="selfie", mask=MaskSettings(trim=0))

@@ -17,6 +17,7 @@ from fusionmat.cli.common import (
     echo_error,
     echo_warning,
     engine_options,
+    mask_options,
     output_options,
     output_plan,
     preprocess_options,
@@ -53,9 +54,10 @@ from fusionmat.limits import MAX_WORKERS
 @output_options
 @engine_options
 @preprocess_options
+@mask_options
 def batch(folder, out_dir, recursive, cutout, only, background, fit, composite_format, quality, overwrite, json_report,
           workers, executor, address, concurrency, cpus_per_actor, engine, engine_opts, refine, threads, rotate,
-          crop, aspect, steps_dir):
+          crop, aspect, steps_dir, mask):
     """Write mattes and previews for every image in FOLDER.
 
     Images are found by content (a photo without a suffix is taken; a corrupt
@@ -80,7 +82,7 @@ def batch(folder, out_dir, recursive, cutout, only, background, fit, composite_f
     if same_place(out_root, folder):
         raise click.BadParameter("the output folder must not be the input folder", param_hint="--out")
     plan = output_plan(cutout=cutout, background=background, fit=fit, composite_format=composite_format,
-                       quality=quality, only=only)
+                       quality=quality, only=only, mask=mask)
     spec, session = session_or_exit(engine, threads, refine, plan, rotate=rotate, crop=crop, aspect=aspect,
                                     steps_dir=steps_dir, engine_opts=engine_opts)
     config = BatchConfig(recursive=recursive, overwrite=overwrite, executor=executor, workers=workers,

@@ -104,9 +104,40 @@ def background_options(command: Callable, *, required: bool = False) -> Callable
     return command
 
 
+def mask_options(command: Callable) -> Callable:
+    """--threshold, --erode, --dilate, --feather and --trim (declared in
+    :data:`fusionmat.matting.mask.OPTIONS`), handed to the command as one ``mask`` argument
+    (a MaskSettings, or None); a bad value is a usage error naming its option."""
+    import functools
+
+    from fusionmat.matting.mask import OPTIONS, parse_mask
+
+    chosen = list(OPTIONS)
+
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            given = {name: kwargs.pop(name) for name in chosen}
+            try:
+                kwargs["mask"] = parse_mask(given)
+            except ValueError as exc:
+                name = str(exc).split(" ", 1)[0]
+                raise click.BadParameter(str(exc).removeprefix(name + " "), param_hint=f"--{name}") from None
+            return function(*args, **kwargs)
+
+        for name in reversed(chosen):
+            _, metavar, _, help_text = OPTIONS[name]
+            extra = {"is_flag": False, "flag_value": "0"} if name == "trim" else {}
+            wrapper = click.option(f"--{name}", default=None, metavar=metavar, help=help_text[0].upper() + help_text[1:]
+                                   + ".", **extra)(wrapper)
+        return wrapper
+
+    return decorate(command)
+
+
 def output_plan(*, cutout: bool = False, background: str | None = None, fit: str = "cover",
                 composite_format: str = "auto", quality: int = 95, matte_and_preview: bool = True,
-                only: str | None = None):
+                only: str | None = None, mask=None):
     """The OutputPlan for the options; a bad --bg, --format or --only is a usage error."""
     from fusionmat.outputs.plan import OutputPlan, parse_only
 
@@ -117,7 +148,7 @@ def output_plan(*, cutout: bool = False, background: str | None = None, fit: str
     loaded = background_or_exit(background, fit)
     try:
         return OutputPlan(cutout=cutout, background=loaded, composite_format=composite_format, quality=quality,
-                          matte_and_preview=matte_and_preview, only=kinds)
+                          matte_and_preview=matte_and_preview, only=kinds, mask=mask)
     except ValueError as exc:
         hint = "--only" if str(exc).startswith("only") else "--format"
         raise click.BadParameter(str(exc), param_hint=hint) from None

@@ -9,6 +9,7 @@ import click
 from fusionmat.cli.common import (
     background_options,
     engine_options,
+    mask_options,
     output_options,
     output_plan,
     preprocess_options,
@@ -29,8 +30,9 @@ from fusionmat.cli.common import (
 @output_options
 @engine_options
 @preprocess_options
+@mask_options
 def compose(images, background, fit, composite_format, quality, matte_file, out_dir, overwrite, engine, engine_opts,
-            refine, threads, rotate, crop, aspect, steps_dir):
+            refine, threads, rotate, crop, aspect, steps_dir, mask):
     """Write <stem>_composite.jpg: each IMAGE's people on a new background.
 
     Foreground colours are estimated (pymatting's multilevel method), so hair
@@ -53,7 +55,7 @@ def compose(images, background, fit, composite_format, quality, matte_file, out_
     if matte_file is not None and len(images) != 1:
         raise click.UsageError("--matte goes with exactly one IMAGE")
     plan = output_plan(background=background, fit=fit, composite_format=composite_format, quality=quality,
-                       matte_and_preview=False)
+                       matte_and_preview=False, mask=mask)
     from fusionmat.run.batch import session_key
     from fusionmat.run.planning import plan_jobs, run_inputs
     from fusionmat.run.process import Session

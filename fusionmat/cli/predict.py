@@ -13,6 +13,7 @@ from fusionmat.cli.common import (
     describe_steps,
     echo_warning,
     engine_options,
+    mask_options,
     output_options,
     output_plan,
     preprocess_options,
@@ -52,8 +53,9 @@ def one_file_target(out: str | None) -> bool:
 @output_options
 @engine_options
 @preprocess_options
+@mask_options
 def predict(images, out, only, cutout, background, fit, composite_format, quality, overwrite, engine, engine_opts,
-            refine, threads, rotate, crop, aspect, steps_dir):
+            refine, threads, rotate, crop, aspect, steps_dir, mask):
     """Write <stem>_matting.png and <stem>_concat.jpg for each IMAGE.
 
     The matte is 8-bit, the size of the input after its EXIF orientation is
@@ -88,7 +90,7 @@ def predict(images, out, only, cutout, background, fit, composite_format, qualit
     if single and kind == "composite" and not background:
         raise click.UsageError("--only composite needs --bg")
     plan = output_plan(cutout=cutout, background=background, fit=fit, composite_format=composite_format,
-                       quality=quality)
+                       quality=quality, mask=mask)
     if single:
         target_format = _one_file_format(out, kind, plan)
     for path in images:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import build_engine, console, engine_options, output_options
+from fusionmat.cli.common import build_engine, console, engine_options, mask_options, output_options
 
 
 @click.command()
@@ -27,8 +27,9 @@ from fusionmat.cli.common import build_engine, console, engine_options, output_o
                    "for rvm, whose recurrent state keeps it steady]")
 @output_options
 @engine_options
+@mask_options
 def video(clip, out_dir, background, fit, alpha, start, end, rotate, temporal, engine, engine_opts,
-          refine, threads):
+          refine, threads, mask):
     """Write <stem>_matting.mp4, the matte of every frame of CLIP as grey video.
 
     Same frame rate and frame count; preprocessing is decided once per shot and
@@ -50,6 +51,8 @@ def video(clip, out_dir, background, fit, alpha, start, end, rotate, temporal, e
         parse_rotate(rotate)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--rotate") from None
+    if mask is not None and mask.trim is not None:
+        raise click.BadParameter("is for photos: a video keeps one frame size", param_hint="--trim")
     if refine != "auto":
         raise click.BadParameter("video uses each engine's own refinement", param_hint="--refine")
     if start is not None and end is not None and end <= start:
@@ -65,7 +68,7 @@ def video(clip, out_dir, background, fit, alpha, start, end, rotate, temporal, e
             bar.update(done - bar.n)
 
         report = matte_video(clip, out_dir, engine=loaded, background=background, fit=fit, alpha=alpha, start=start,
-                             end=end, rotate=rotate, temporal=temporal, on_frame=progress)
+                             end=end, rotate=rotate, temporal=temporal, on_frame=progress, mask=mask)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except FusionmatError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fusionmat.matting.mask import MaskSettings
 from fusionmat.outputs.compose import Background
 
 COMPOSITE_FORMATS = ("auto", "jpg", "png", "webp")
@@ -28,6 +29,7 @@ class OutputPlan:
     matte_and_preview : write <stem>_matting.png and <stem>_concat.jpg.
     only : write only these outputs (``batch --only``): names of :data:`ONE_FILE_KINDS`
         ('matte', 'preview', 'cutout', 'composite'); None writes what the fields above say.
+    mask : mask controls and trimming applied to every output (:mod:`fusionmat.matting.mask`).
     """
 
     cutout: bool = False
@@ -36,6 +38,7 @@ class OutputPlan:
     matte_and_preview: bool = True
     quality: int = 95
     only: frozenset[str] | None = None
+    mask: "MaskSettings | None" = None
 
     def __post_init__(self) -> None:
         if self.only is not None:

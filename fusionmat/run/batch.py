@@ -95,6 +95,7 @@ def session_key(session: Session, *, matte=None) -> str:
                                                        "fit": background.fit},
         "composite": plan.composite_suffix,
         "quality": plan.quality,
+        "mask": None if plan.mask is None else dataclasses.asdict(plan.mask),
     })
 
 
@@ -245,7 +246,8 @@ def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine 
               refine: str = "auto", rotate="auto", crop="auto", aspect="none", cutout: bool = False,
               background: str | None = None, fit: str = "cover", composite_format: str = "auto",
               quality: int = 95, threads: int | None = None, engine_options: dict | None = None,
-              only: str | None = None, on_outcome: Callable[[Outcome], None] | None = None, **config) -> Report:
+              only: str | None = None, mask: dict | None = None, on_outcome: Callable[[Outcome], None] | None = None,
+              **config) -> Report:
     """Mattes and previews (and cut-outs, composites) for every image in folder ``src``.
 
     Parameters
@@ -264,6 +266,8 @@ def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine 
     threads : CPU threads of the engine.
     only : write only these outputs, comma-separated: 'matte', 'preview', 'cutout', 'composite'
         (``"cutout"`` is rembg's folder mode; resume works per chosen output).
+    mask : mask controls, ``{"threshold": 0.5, "erode": 2, "feather": 3, "trim": 10}``
+        (:data:`fusionmat.matting.mask.OPTIONS`).
     on_outcome : called with each image's :class:`~fusionmat.run.process.Outcome` as it finishes.
     config : the fields of :class:`BatchConfig` (recursive, overwrite, executor, workers, address,
         concurrency, cpus_per_actor).
@@ -275,6 +279,7 @@ def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine 
     """
     from fusionmat.io.folder import find_images
     from fusionmat.io.storage import as_path
+    from fusionmat.matting.mask import parse_mask
     from fusionmat.outputs.plan import load_background, parse_only
     from fusionmat.preprocess.chain import settings_of
 
@@ -286,7 +291,8 @@ def run_batch(src: str | Path, out: str | Path | None = None, *, engine: Engine 
     if same_place(out_root, src):
         raise ValueError("the output folder must not be the input folder")
     plan = OutputPlan(cutout=cutout, background=load_background(background, fit) if background else None,
-                      composite_format=composite_format, quality=quality, only=parse_only(only))
+                      composite_format=composite_format, quality=quality, only=parse_only(only),
+                      mask=parse_mask({k: str(v) for k, v in (mask or {}).items()}))
     name = engine.name if isinstance(engine, Engine) else engine
     spec = SessionSpec(name, dict(engine_options or {}), refine, settings_of(rotate, crop, aspect), plan, threads)
     if isinstance(engine, Engine) and batch.executor != "local":

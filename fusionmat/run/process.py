@@ -20,6 +20,7 @@ import numpy as np
 
 from fusionmat.engines.base import Engine
 from fusionmat.errors import Cancelled, FusionmatError, naming
+from fusionmat.matting.mask import masked
 from fusionmat.outputs.plan import OutputPlan
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
@@ -150,19 +151,20 @@ def process(job: Job, session: Session) -> Outcome:
         alpha = _alpha(rgb, job, session, outcome)
         outcome.seconds["engine"] = time.perf_counter() - clock - outcome.seconds["read"]
         job.check()
+        shown, shown_alpha = masked(rgb, alpha, session.plan.mask)  # the mask controls, trimming
         if job.outputs:
             from fusionmat.outputs.plan import write_outputs
 
-            write_outputs(rgb, alpha, job.outputs, session.plan, stamp=stamp)
+            write_outputs(shown, shown_alpha, job.outputs, session.plan, stamp=stamp)
         if job.keep:
             from fusionmat.outputs.plan import render
 
             for kind in job.keep:
                 if kind != "alpha":
                     job.check()
-                    outcome.rendered[kind] = render(rgb, alpha, kind, session.plan)
+                    outcome.rendered[kind] = render(shown, shown_alpha, kind, session.plan)
             if "alpha" in job.keep:
-                outcome.alpha = alpha
+                outcome.alpha = alpha  # the matte itself, before the mask controls
         outcome.seconds["outputs"] = time.perf_counter() - clock - sum(outcome.seconds.values())
     except (KeyboardInterrupt, SystemExit):
         raise

@@ -178,7 +178,7 @@ def probe(path: str | os.PathLike):
 def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = None, *, engine=None,
                 background: str | None = None, fit: str = "cover", alpha: str | None = None,
                 start: float | None = None, end: float | None = None, rotate="auto", crop="none",
-                temporal: bool | None = None, matte_output: bool = True,
+                temporal: bool | None = None, matte_output: bool = True, mask=None,
                 on_frame: Callable[[int, int | None], None] | None = None) -> VideoReport:
     """Matte every frame of a video file and write the outputs (see the module docstring).
 
@@ -193,6 +193,8 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
     start, end : seconds; only frames in [start, end) are matted.
     rotate, crop : the preprocessing, decided once per shot (crop 'none' by default: a subject that
         moves leaves a box fitted to the shot's first frame).
+    mask : mask controls for every frame (:class:`fusionmat.matting.mask.MaskSettings`, after the
+        temporal filter; no ``trim``: a video keeps one frame size).
     temporal : apply the temporal filter (:class:`fusionmat.run.temporal.TemporalFilter`); None: for
         engines without a recurrent state (a recurrent one, rvm, is steady on its own).
     on_frame : called with (frames done, total frames or None) after each frame.
@@ -200,6 +202,8 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
     from fusionmat.outputs.compose import parse_background
     from fusionmat.outputs.plan import LoadedBackground
 
+    if mask is not None and mask.trim is not None:
+        raise ValueError("trim is for photos: a video keeps one frame size")
     if alpha is not None and alpha not in ALPHA_FORMATS:
         raise ValueError(f"alpha must be one of {', '.join(ALPHA_FORMATS)}, got {alpha!r}")
     if start is not None and end is not None and end <= start:
@@ -223,14 +227,14 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
         stack.callback(container.close)
         report = _matte_frames(av, source, folder, container, stream, stack, engine=engine, loaded_bg=loaded_bg,
                                alpha=alpha, start=start, end=end, rotate=rotate, crop=crop, temporal=temporal,
-                               matte_output=matte_output, on_frame=on_frame)
+                               matte_output=matte_output, on_frame=on_frame, mask=mask)
     report.seconds = time.perf_counter() - began
     report.fps = report.frames / report.seconds if report.seconds > 0 else 0.0
     return report
 
 
 def _matte_frames(av, source: Path, folder: Path, container, stream, stack: ExitStack, *, engine, loaded_bg, alpha,
-                  start, end, rotate, crop, temporal, matte_output, on_frame) -> VideoReport:
+                  start, end, rotate, crop, temporal, matte_output, on_frame, mask=None) -> VideoReport:
     """The frame loop of :func:`matte_video`; outputs are staged on ``stack`` (committed when it closes)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -238,6 +242,7 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
     from fusionmat.io.staging import check_replaceable, staged
     from fusionmat.io.write import clean_stale_temps
     from fusionmat.limits import check_pixels
+    from fusionmat.matting.mask import masked
     from fusionmat.matting.pipeline import refine_method
     from fusionmat.preprocess.chain import Preprocessor, build_preprocessor
     from fusionmat.run.process import Job, Session, process
@@ -313,6 +318,8 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
         rgb, matte = held
         if smooth is not None:
             matte = smooth(rgb, matte)
+        if mask is not None:
+            matte = masked(rgb, matte, mask)[1]
         while pending and (pending[0].done() or len(pending) >= 2):
             pending.pop(0).result()  # re-raises a write error here
         pending.append(encoder.submit(write, rgb, matte, written[0], stamps.popleft()))

@@ -33,6 +33,8 @@ class RequestOptions:
     rotate: str
     crop: str
     aspect: str
+    mask: object = None
+    """The mask controls (:class:`fusionmat.matting.mask.MaskSettings`), or None."""
 
     @property
     def kind(self) -> str:
@@ -87,7 +89,13 @@ def parse_request_options(params: dict, defaults, *, has_picture: bool = False) 
             raise HTTPError(400, f"{exc} (a picture: upload it as field 'background')") from None
     if fmt == "jpg" and (output == "cutout" or (output == "composite" and translucent and not has_picture)):
         raise HTTPError(400, f"format=jpg cannot hold the {output}'s transparency; use png or webp")
-    return RequestOptions(output, fmt, fit, int(text), bg, **chosen)
+    from fusionmat.matting.mask import OPTIONS, parse_mask
+
+    try:
+        mask = parse_mask({name: params.get(name) for name in OPTIONS if params.get(name)})
+    except ValueError as exc:
+        raise HTTPError(400, str(exc)) from None
+    return RequestOptions(output, fmt, fit, int(text), bg, **chosen, mask=mask)
 
 
 def check_output_size(options: RequestOptions, width: int, height: int) -> None:
@@ -112,4 +120,4 @@ def request_plan(options: RequestOptions, picture: np.ndarray | None):
         background = LoadedBackground(Background(path=Path("background")), picture, options.fit)
     elif options.bg is not None:
         background = LoadedBackground(parse_background(options.bg, files=False), None, options.fit)
-    return OutputPlan(background=background, composite_format="png", quality=options.quality)
+    return OutputPlan(background=background, composite_format="png", quality=options.quality, mask=options.mask)
