@@ -154,6 +154,17 @@ def output_plan(*, cutout: bool = False, background: str | None = None, fit: str
         raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
+def _set_device(ctx: click.Context, param, value):
+    """--device goes to every engine this process loads (and its Ray workers) through $FUSIONMAT_DEVICE."""
+    if value:
+        import os
+
+        from fusionmat.engines.device import ENV_DEVICE
+
+        os.environ[ENV_DEVICE] = value
+    return value
+
+
 def engine_options(command: Callable) -> Callable:
     """--engine, -E/--engine-opt, --refine and --threads."""
     options = [
@@ -166,6 +177,10 @@ def engine_options(command: Callable) -> Callable:
                      help="Refinement of the engine's output; auto = the engine's own choice."),
         click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=None,
                      help="CPU threads for inference (default: all cores)."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, expose_value=False,
+                     envvar="FUSIONMAT_DEVICE", callback=_set_device,
+                     help="Where modnet, rvm and fusion run: auto (CUDA when onnxruntime-gpu has it, else the CPU), "
+                          "cpu or cuda.  [default: $FUSIONMAT_DEVICE, else auto]"),
     ]
     for option in reversed(options):
         command = option(command)
@@ -252,9 +267,13 @@ def load_or_exit(engine: str, options: dict):
     from fusionmat.engines import load_engine
 
     try:
-        return reporting_warnings(f"engine {engine}", load_engine, engine, **options)
+        loaded = reporting_warnings(f"engine {engine}", load_engine, engine, **options)
     except FusionmatError as exc:
         raise click.ClickException(str(exc)) from None
+    session = getattr(loaded, "session", None)
+    where = session.get_providers()[0] if hasattr(session, "get_providers") else "CPU"
+    console().detail(f"engine {engine} runs on {where}")
+    return loaded
 
 
 def session_or_exit(engine: str, threads: int | None, refine: str, plan, *, rotate: str = "none",

@@ -5,7 +5,7 @@ from importlib import import_module
 from typing import Any
 
 from fusionmat.engines.base import Engine
-from fusionmat.errors import MissingDependencyError
+from fusionmat.errors import FusionmatError, MissingDependencyError
 
 ENGINES: dict[str, str] = {
     "modnet": "fusionmat.engines.modnet:ModnetEngine",
@@ -26,16 +26,26 @@ def engine_class(name: str) -> type[Engine]:
 
 
 def load_engine(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
-    """Build (load weights of) the engine ``name``; ``threads`` and the engine's declared
-    options (values, or texts as ``--engine-opt`` gives them) go to its constructor.
+    """Build (load weights of) the engine ``name``; ``threads``, ``device`` (auto, cpu, cuda:
+    :mod:`fusionmat.engines.device`) and the engine's declared options (values, or texts as
+    ``--engine-opt`` gives them) go to its constructor.
 
     Raises ValueError for an option the engine does not declare or a bad value, and
     MissingDependencyError, naming the pip extra to install, when the engine's dependencies
     (TensorFlow for latefusion) are not installed.
     """
+    import inspect
+
+    from fusionmat.engines.device import chosen
+
     cls = engine_class(name)
     threads = options.pop("threads", None)
+    device = options.pop("device", None)
     options = cls.parse_options(options)
+    if "device" in inspect.signature(cls.__init__).parameters:
+        options["device"] = device
+    elif chosen(device) == "cuda":
+        raise FusionmatError(f"engine {name} runs on the CPU only; --device cuda is for modnet, rvm and fusion")
     try:
         return cls(threads=threads, **options)
     except ModuleNotFoundError as exc:

@@ -59,11 +59,13 @@ class FusionEngine(Engine):
     tilt = False
 
     def __init__(self, *, threads: int | None = None, long_side: int = LONG_SIDE, encoder_side: int = ENCODER_SIDE,
-                 max_side: int = MAX_SIDE) -> None:
+                 max_side: int = MAX_SIDE, device: str | None = None) -> None:
         from fusionmat.preprocess.chain import AUTO, NONE, Preprocessor, Settings
 
-        self.modnet = ModnetEngine(threads=threads, long_side=long_side)
-        self.rvm = RvmEngine(threads=threads, encoder_side=encoder_side, max_side=max_side, people_only=False)
+        self.modnet = ModnetEngine(threads=threads, long_side=long_side, device=device)
+        self.rvm = RvmEngine(threads=threads, encoder_side=encoder_side, max_side=max_side, people_only=False,
+                             device=device)
+        self.session = self.modnet.session  # where it runs (both networks run on the same device)
         self.upright = Preprocessor(Settings(rotate=AUTO, crop=NONE, aspect=NONE), threads=threads)
 
     def input_size(self, height: int, width: int) -> tuple[int, int]:

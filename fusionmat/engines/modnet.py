@@ -38,9 +38,12 @@ def inference_size(height: int, width: int, long_side: int = LONG_SIDE) -> tuple
     return stride_size(height, width, long_side, STRIDE)
 
 
-def load_session(path: str | os.PathLike, threads: int | None = None):
-    """An onnxruntime CPU session with every graph optimisation and ``threads`` intra-op threads."""
+def load_session(path: str | os.PathLike, threads: int | None = None, device: str | None = None):
+    """An onnxruntime session with every graph optimisation and ``threads`` intra-op threads, on
+    ``device`` (:mod:`fusionmat.engines.device`: auto, cpu or cuda; None: ``$FUSIONMAT_DEVICE``)."""
     import onnxruntime as ort
+
+    from fusionmat.engines.device import check_started, providers
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -48,7 +51,9 @@ def load_session(path: str | os.PathLike, threads: int | None = None):
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only: no optimiser notes on stderr
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(path), options, providers=providers(device))
+    check_started(session, device)
+    return session
 
 
 class ModnetEngine(Engine):
@@ -75,8 +80,8 @@ class ModnetEngine(Engine):
     upsample = "guided"
 
     def __init__(self, *, threads: int | None = None, long_side: int = LONG_SIDE, flip: bool = False,
-                 people_only: bool = True) -> None:
-        self.session = load_session(model_path(MODEL), threads)
+                 people_only: bool = True, device: str | None = None) -> None:
+        self.session = load_session(model_path(MODEL), threads, device)
         self.long_side = long_side
         self.flip = flip
         self.people = None

@@ -64,8 +64,9 @@ class RvmEngine(Engine):
     tilt = False  # quarter turns only: RVM mattes the corners a smaller turn fills in
 
     def __init__(self, *, threads: int | None = None, encoder_side: int = ENCODER_SIDE, max_side: int = MAX_SIDE,
-                 video_side: int = VIDEO_SIDE, warm: int = 1, people_only: bool = True) -> None:
-        self.session = load_session(model_path(MODEL), threads)
+                 video_side: int = VIDEO_SIDE, warm: int = 1, people_only: bool = True,
+                 device: str | None = None) -> None:
+        self.session = load_session(model_path(MODEL), threads, device)
         self.encoder_side = encoder_side
         self.video_side = video_side
         self.max_side = max_side
