@@ -8,26 +8,40 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+_silencing = threading.Lock()
+_silenced = {"depth": 0, "saved": None}
+"""Threads that silence descriptor 2 at once share one redirection: the first saves and
+redirects it, the last puts it back (each saving and restoring on its own, two threads could
+leave it on /dev/null for good: a server with two workers lost its whole stderr that way)."""
+
 
 @contextmanager
 def native_stderr_silenced() -> Iterator[None]:
     """Send file descriptor 2 to /dev/null for the duration: LiteRT prints an INFO line from C++
     ("Created TensorFlow Lite XNNPACK delegate") when it allocates an interpreter's tensors, and
-    Ray's core one about its log level when it starts."""
-    sys.stderr.flush()
+    Ray's core one about its log level when it starts. Safe from several threads at once."""
+    with _silencing:
+        if _silenced["depth"] == 0:
+            sys.stderr.flush()
+            try:
+                saved = os.dup(2)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+            except OSError:  # no descriptor 2 to redirect: nothing to silence
+                saved = None
+            else:
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            _silenced["saved"] = saved
+        _silenced["depth"] += 1
     try:
-        saved = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-    except OSError:  # no descriptor 2 to redirect: nothing to silence
-        yield
-        return
-    try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _silencing:
+            _silenced["depth"] -= 1
+            if _silenced["depth"] == 0 and _silenced["saved"] is not None:
+                os.dup2(_silenced["saved"], 2)
+                os.close(_silenced["saved"])
+                _silenced["saved"] = None
 
 
 @contextmanager
