@@ -7,8 +7,10 @@ weights, with and without the people filter:
 
     fused = (c_m * m + c_r * r) / (c_m + c_r),   c = |2a - 1|  (how sure each network is)
 
-then the people filter (:func:`fusionmat.matting.people.keep_people`). Where both are sure they
-agree; where one hesitates (a soft edge, a region it half-sees) the sure one decides.
+except where the two differ by more than :data:`DISAGREE`: there the one nearer the person
+segmentation ``p`` is taken (a confident mean of a sure 1 and a sure 0 would be a flat 0.5, a
+see-through patch in a cut-out); then the people filter (:func:`fusionmat.matting.people.keep_people`).
+Where one hesitates (a soft edge, a region it half-sees) the sure one decides.
 
 The pipeline turns the photo by quarter turns only for this engine (``tilt = False``: RVM mattes
 the corners a smaller turn fills in); MODNet's branch corrects the remaining tilt itself with
@@ -28,17 +30,24 @@ from fusionmat.matting.resize import resize_to
 
 SURE_FLOOR = 1e-3
 """Added to both weights, so that where neither network is sure (both near 0.5) the rule is the mean."""
+DISAGREE = 0.5
+"""Where the mattes differ by more than this, the person segmentation picks one (docs/benchmarks.md)."""
 
 
-def fuse(modnet: np.ndarray, rvm: np.ndarray) -> np.ndarray:
-    """The confidence-weighted mean of two mattes on the same grid (float32 in [0, 1])."""
+def fuse(modnet: np.ndarray, rvm: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """Two mattes on the same grid combined: their confidence-weighted mean, and where they
+    disagree the one nearer ``person`` (the people's probability on that grid); float32 in [0, 1]."""
     cm = np.abs(2.0 * modnet - 1.0) + SURE_FLOOR
     cr = np.abs(2.0 * rvm - 1.0) + SURE_FLOOR
-    return np.clip((cm * modnet + cr * rvm) / (cm + cr), 0.0, 1.0).astype(np.float32)
+    fused = (cm * modnet + cr * rvm) / (cm + cr)
+    nearer = np.where(np.abs(modnet - person) <= np.abs(rvm - person), modnet, rvm)
+    fused = np.where(np.abs(modnet - rvm) > DISAGREE, nearer, fused)
+    return np.clip(fused, 0.0, 1.0).astype(np.float32)
 
 
 class FusionEngine(Engine):
-    """MODNet (people filter, tilt corrected) and RVM, fused by confidence.
+    """MODNet (people filter, tilt corrected) and RVM, fused by confidence, the person segmentation
+    deciding where they disagree.
 
     Parameters
     ----------
@@ -86,4 +95,4 @@ class FusionEngine(Engine):
             return np.zeros(x.shape[:2], np.float32)  # the person check found nobody
         modnet = full_size(EnginePass(seen, matte, steps, "guided"))
         people = full_size(EnginePass(seen, person, steps, "bilinear"))
-        return keep_people(fuse(modnet, self.rvm.predict(x)), people)
+        return keep_people(fuse(modnet, self.rvm.predict(x), people), people)
