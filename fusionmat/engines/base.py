@@ -76,21 +76,27 @@ class Engine(ABC):
 
     @classmethod
     def parse_options(cls, given: Mapping[str, Any]) -> dict[str, Any]:
-        """The engine's keyword options from ``given`` (texts are parsed by each :class:`Option`,
-        other values pass as they are); ValueError naming an option it does not take or a bad value."""
+        """The engine's keyword options from ``given``, each parsed and checked by its :class:`Option`
+        (a number as its text is: ``warm=9`` is refused as ``warm="9"`` is; other values, a path or
+        a size, pass as they are); ValueError
+        naming an option it does not take or a bad value."""
         declared = {option.name: option for option in cls.options}
         parsed = {}
         for name, value in given.items():
             if name not in declared:
                 takes = ", ".join(declared) or "no options"
                 raise ValueError(f"engine {cls.name} has no option {name!r} (it takes {takes})")
-            if isinstance(value, str):
-                try:
-                    value = declared[name].parse(value)
-                except ValueError as exc:
-                    reason = str(exc).removeprefix(f"{name} ")
-                    raise ValueError(f"engine option {name} {reason}") from None
-            parsed[name] = value
+            if not isinstance(value, (str, int, float)):
+                parsed[name] = value  # a path, a (h, w) size: as given
+                continue
+            text = value if isinstance(value, str) else str(value)  # numbers are checked as their text is
+            if isinstance(value, bool) and declared[name].parse is not parse_bool:
+                text = f"{value} (a yes/no, not a number)"
+            try:
+                parsed[name] = declared[name].parse(text)
+            except ValueError as exc:
+                reason = str(exc).removeprefix(f"{name} ")
+                raise ValueError(f"engine option {name} {reason}") from None
         return parsed
 
     modules: tuple[str, ...] = ()

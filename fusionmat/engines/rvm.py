@@ -34,6 +34,8 @@ MAX_SIDE = 2048
 """Long side of the grid RVM refines on; larger photos are brought down to it first (the
 pipeline's guided filter takes the matte back to full size)."""
 STATES = ("r1i", "r2i", "r3i", "r4i")
+RECHECK = 30
+"""On video, frames a person found counts for before the person check looks again."""
 
 
 class RvmEngine(Engine):
@@ -72,7 +74,7 @@ class RvmEngine(Engine):
         self.max_side = max_side
         self.warm = warm
         self._states: list[np.ndarray] | None = None  # carried between frames inside stream()
-        self._found: bool | None = None  # the person check of the shot, inside stream()
+        self._found = 0  # inside stream(): frames the last person found still counts for
         self.people = None
         if people_only:
             segmenter = SelfieEngine(threads=threads, zoom=False, people_check=False)
@@ -82,8 +84,9 @@ class RvmEngine(Engine):
         return working_size(height, width, self.max_side) if max(height, width) > self.max_side else (height, width)
 
     def settings(self) -> dict:
+        # video_side is left out: it changes only video frames, and stills are what is resumed
         return {"engine": self.name, "encoder_side": self.encoder_side, "max_side": self.max_side,
-                "video_side": self.video_side, "warm": self.warm, "people_only": self.people is not None}
+                "warm": self.warm, "people_only": self.people is not None}
 
     def ratio(self, height: int, width: int) -> float:
         """The downsample ratio for an input of that size (a still's, or a video frame's in :meth:`stream`)."""
@@ -115,21 +118,24 @@ class RvmEngine(Engine):
         return np.clip(alpha, 0.0, 1.0).astype(np.float32)
 
     def _has_person(self, x: np.ndarray, streaming: bool) -> bool:
-        """The person check (True without ``people_only``); on a stream, once per shot."""
+        """The person check (True without ``people_only``). On a stream a person found is taken
+        as there for the next :data:`RECHECK` frames; nobody found is looked for again on the
+        next frame (someone may walk in)."""
         if self.people is None:
             return True
-        if streaming and self._found is not None:
-            return self._found
+        if streaming and self._found:
+            self._found -= 1
+            return True
         found = bool(self.people(x, 8, 8).any())
         if streaming:
-            self._found = found
+            self._found = RECHECK if found else 0
         return found
 
     @contextmanager
     def stream(self):
         """Within this, :meth:`predict` carries the recurrent state from one frame to the next
-        (the frames of one shot, in order) and checks for a person once per shot; :meth:`cut`
-        starts again from zero."""
+        (the frames of one shot, in order) and checks for a person every :data:`RECHECK` frames
+        (every frame while nobody is found); :meth:`cut` starts again from zero."""
         self.cut(force=True)
         try:
             yield self
@@ -140,4 +146,4 @@ class RvmEngine(Engine):
         """A new shot: the next frame starts from zero state and is checked for a person again."""
         if self._states is not None or force:
             self._states = [np.zeros((1, 1, 1, 1), np.float32)] * len(STATES)
-            self._found = None
+            self._found = 0
