@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -39,6 +40,9 @@ from fusionmat.limits import MAX_WORKERS
                    "(e.g. --only cutout; composite needs --bg).")
 @background_options
 @click.option("--overwrite", is_flag=True, help="Redo images whose outputs are up to date.")
+@click.option("--watch", is_flag=True,
+              help="After the first pass, matte photos that land in FOLDER as they arrive (once complete); "
+                   "Ctrl-C ends it with the summary.")
 @click.option("--json", "json_report", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
               help="Write a JSON report (done, skipped, failed with reasons, images/s) to this file; - for stdout.")
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=2, show_default=True,
@@ -55,7 +59,8 @@ from fusionmat.limits import MAX_WORKERS
 @engine_options
 @preprocess_options
 @mask_options
-def batch(folder, out_dir, recursive, cutout, only, background, fit, composite_format, quality, overwrite, json_report,
+def batch(folder, out_dir, recursive, cutout, only, background, fit, composite_format, quality, overwrite, watch,
+          json_report,
           workers, executor, address, concurrency, cpus_per_actor, engine, engine_opts, refine, threads, rotate,
           crop, aspect, steps_dir, mask):
     """Write mattes and previews for every image in FOLDER.
@@ -73,11 +78,19 @@ def batch(folder, out_dir, recursive, cutout, only, background, fit, composite_f
       fusionmat batch shoot/ -r --out mattes/ --crop auto --json report.json
       fusionmat batch shoot/ --bg '#ffffff' --cutout --workers 4
       fusionmat batch shoot/ --only cutout               # just the cut-outs (rembg's folder mode)
+      fusionmat batch booth/ --watch --only cutout       # a hot folder: each photo as it lands
       fusionmat batch s3://bucket/shoot --out s3://bucket/mattes --executor ray --concurrency 8
     """
     from fusionmat.io.folder import find_images
     from fusionmat.run.batch import BatchConfig, Report, default_out, run_folder, same_place
 
+    if watch and executor != "local":
+        raise click.BadParameter("watches with the local executor only", param_hint="--watch")
+    if watch:
+        from fusionmat.io.storage import is_remote
+
+        if is_remote(folder):
+            raise click.BadParameter("watches a local folder only", param_hint="--watch")
     out_root = out_dir if out_dir is not None else default_out(folder)
     if same_place(out_root, folder):
         raise click.BadParameter("the output folder must not be the input folder", param_hint="--out")
@@ -119,6 +132,18 @@ def batch(folder, out_dir, recursive, cutout, only, background, fit, composite_f
         raise click.ClickException(str(exc)) from None
     finally:
         progress.close()
+    if watch and not report.interrupted:
+        from fusionmat.run.watch import watch_folder
+
+        each = Progress(each=True)
+        try:
+            watch_folder(folder, out_root, spec, session, config, report=report, on_outcome=each,
+                         on_ready=lambda: out.info(f"watching {folder} for new photos (Ctrl-C stops) ..."))
+        except KeyboardInterrupt:
+            pass  # the usual way to end a watch: the summary follows
+        except FusionmatError as exc:
+            raise click.ClickException(str(exc)) from None
+        report.end = time.perf_counter()
     finish(report, json_report, images)
 
 
