@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -335,3 +336,47 @@ def test_mask_controls_reach_every_frame(clip, tmp_path):
     assert ((grey > 24) & (grey < 231)).mean() < 0.03  # a hard mask (H.264 blurs only its edges)
     with pytest.raises(ValueError, match="trim is for photos"):
         matte_video(clip, tmp_path / "out2", engine="selfie", mask=MaskSettings(trim=0))
+
+
+@requires_weights
+@pytest.mark.parametrize("kind", ["mov", "webp", "gif"])
+def test_cut_outs_with_alpha_decode_back_with_every_frame(clip, tmp_path, kind):
+    from PIL import ImageSequence
+
+    from fusionmat.run.video import matte_video
+
+    report = matte_video(clip, tmp_path / "out", engine="selfie", alpha=kind, temporal=False)
+    path = Path(report.outputs["cutout"])
+    assert path.name == f"walk_cutout.{kind}"
+    if kind == "mov":
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "prores" and "yuva" in stream.codec_context.pix_fmt
+            frames = [f.to_ndarray(format="rgba") for f in container.decode(stream)]
+            assert container.streams.audio  # the sound comes with it
+    else:  # FFmpeg does not read animated WebP: Pillow does, and GIF too
+        frames = [np.asarray(f.convert("RGBA")) for f in ImageSequence.Iterator(Image.open(path))]
+    assert len(frames) == 8 and frames[0].shape[:2] == (144, 192)
+    alpha = np.stack([f[..., 3] for f in frames])
+    assert alpha.min() == 0 and alpha.max() == 255  # transparent around the subject, opaque on it
+
+
+@requires_weights
+def test_a_background_video_is_looped_under_a_longer_clip(clip, tmp_path, astronaut):
+    from fusionmat.run.video import matte_video
+
+    scenery = tmp_path / "scenery.mp4"
+    with av.open(str(scenery), mode="w") as container:  # 3 frames: red, green, blue
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv444p"
+        for colour in ((255, 0, 0), (0, 255, 0), (0, 0, 255)):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), colour, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    report = matte_video(clip, tmp_path / "out", engine="selfie", background=str(scenery), temporal=False)
+    corners = [f[2, 2, :3].astype(int) for f in frames_of(report.outputs["composite"])]
+    assert len(corners) == 8
+    dominant = [int(np.argmax(c)) for c in corners]
+    assert dominant == [0, 1, 2, 0, 1, 2, 0, 1]  # the background's frames in turn, from the start again

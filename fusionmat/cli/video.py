@@ -12,12 +12,14 @@ from fusionmat.cli.common import build_engine, console, engine_options, mask_opt
 @click.argument("clip", type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the outputs (default: next to CLIP).")
-@click.option("--bg", "background", default=None, metavar="COLOUR|FILE|blur[:SIGMA]|transparent",
-              help="Also write <stem>_composite.mp4 on this background (audio copied); transparent needs --alpha.")
+@click.option("--bg", "background", default=None, metavar="COLOUR|FILE|VIDEO|blur[:SIGMA]|transparent",
+              help="Also write <stem>_composite.mp4 on this background (audio copied): a picture, or a video "
+                   "(.mp4, .mov, .webm, ...; looped or cut to the clip's length); transparent needs --alpha.")
 @click.option("--fit", type=click.Choice(["cover", "contain", "stretch"]), default="cover", show_default=True,
               help="How a background picture is fitted.")
-@click.option("--alpha", type=click.Choice(["webm", "png"]), default=None,
-              help="Also write the cut-out with transparency: webm (VP9 with alpha) or png (an RGBA sequence).")
+@click.option("--alpha", type=click.Choice(["webm", "mov", "webp", "gif", "png"]), default=None,
+              help="Also write the cut-out with transparency: webm (VP9 with alpha), mov (ProRes 4444 with alpha, "
+                   "for editors), webp or gif (animated; gif keeps every frame in memory), png (an RGBA sequence).")
 @click.option("--start", type=click.FloatRange(min=0, max=1e7), default=None, help="Seconds: first frame to matte.")
 @click.option("--end", type=click.FloatRange(min=0, max=1e7), default=None, help="Seconds: matte up to here.")
 @click.option("--rotate", default="auto", show_default=True, metavar="auto|none|DEG",
@@ -41,6 +43,8 @@ def video(clip, out_dir, background, fit, alpha, start, end, rotate, temporal, e
       fusionmat video talk.mp4                       # talk_matting.mp4
       fusionmat video talk.mp4 --bg beach.jpg        # + talk_composite.mp4, with the audio
       fusionmat video talk.mp4 --alpha webm          # + talk_cutout.webm (VP9 with alpha)
+      fusionmat video talk.mp4 --alpha mov           # + talk_cutout.mov (ProRes 4444 with alpha)
+      fusionmat video talk.mp4 --bg waves.mp4        # + talk_composite.mp4 on a moving background
       fusionmat video talk.mp4 --start 10 --end 20 --alpha png
     """
     from fusionmat.errors import FusionmatError

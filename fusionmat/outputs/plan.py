@@ -69,11 +69,13 @@ class OutputPlan:
 
 @dataclass(frozen=True)
 class LoadedBackground:
-    """A parsed ``--bg`` with its picture read once (for a file) and how to fit it."""
+    """A parsed ``--bg`` with its picture read once (for a file) and how to fit it; ``moving``: a
+    background video's frames (``next()`` gives the next one), which replace the picture frame by frame."""
 
     spec: Background
     picture: np.ndarray | None
     fit: str = "cover"
+    moving: object = None
 
 
 def load_background(text: str, fit: str = "cover") -> LoadedBackground:

@@ -17,6 +17,7 @@ to the damage, and the report says so.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -31,7 +32,9 @@ import numpy as np
 
 from fusionmat.errors import FusionmatError, ImageReadError, MissingDependencyError, OutputError
 
-ALPHA_FORMATS = ("webm", "png")
+ALPHA_FORMATS = ("webm", "png", "gif", "webp", "mov")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi")
+"""A ``--bg`` file with one of these suffixes is a background video (looped, or cut to length)."""
 FRAME_NAME = re.compile(r"\d{6}\.png")
 """A frame of a PNG-sequence output: ``000001.png``."""
 
@@ -154,6 +157,69 @@ class _Writer:
             pass
 
 
+class _GifWriter:
+    """An animated GIF of RGBA frames (a transparent colour for alpha under half): frames are
+    kept, quantised to 255 colours, until :meth:`close` writes them with Pillow, each shown for
+    its own time (a GIF holds about 1 MB a 720p frame in memory until then: webp or mov for long clips)."""
+
+    def __init__(self, path: Path, time_base: Fraction) -> None:
+        self.path, self.time_base = path, time_base
+        self.frames: list = []
+        self.stamps: list[int] = []
+        self.closed = False
+
+    def write(self, array: np.ndarray, fmt: str, pts: int) -> None:
+        from PIL import Image
+
+        colours = Image.fromarray(np.ascontiguousarray(array[..., :3])).quantize(255, method=Image.Quantize.MEDIANCUT)
+        index = np.asarray(colours).copy()
+        index[array[..., 3] < 128] = 255  # the transparent colour
+        frame = Image.fromarray(index, mode="P")
+        frame.putpalette(colours.getpalette()[:255 * 3] + [0, 0, 0])
+        self.frames.append(frame)
+        self.stamps.append(pts)
+
+    def close(self, source=None, begin=None, end=None) -> None:
+        if not self.frames:
+            return
+        step = [float((b - a) * self.time_base) for a, b in zip(self.stamps, self.stamps[1:])]
+        durations = [max(20, round(1000 * d)) for d in step] + [max(20, round(1000 * (step[-1] if step else 0.1)))]
+        self.frames[0].save(self.path, format="GIF", save_all=True, append_images=self.frames[1:], loop=0,
+                            duration=durations, transparency=255, disposal=2, optimize=False)
+        self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True
+
+
+class _BackgroundVideo:
+    """The frames of a background video, one per call, looped when it is shorter than the clip."""
+
+    def __init__(self, av, path: Path) -> None:
+        self.av, self.path = av, path
+        self.container, self.stream = probe(path)
+        self.frames = self.container.decode(self.stream)
+        self.count = 0
+
+    def next(self) -> np.ndarray:
+        for _ in range(2):
+            try:
+                frame = next(self.frames)
+            except StopIteration:
+                if self.count == 0:
+                    break
+                self.container.close()  # from the start again
+                self.container, self.stream = probe(self.path)
+                self.frames = self.container.decode(self.stream)
+                continue
+            self.count += 1
+            return _upright(frame.to_ndarray(format="rgb24"), _rotation(frame))
+        raise ImageReadError(f"{self.path}: a background video without frames")
+
+    def close(self) -> None:
+        self.container.close()
+
+
 def probe(path: str | os.PathLike):
     """(container, video stream) of ``path``; ImageReadError in one line when it is not a video."""
     from fusionmat.io.read import refuse_special
@@ -210,9 +276,10 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
         raise ValueError(f"end ({end}) must be after start ({start})")
     spec = parse_background(background) if background else None
     if spec is not None and spec.translucent and alpha is None:
-        raise ValueError("a transparent background needs --alpha webm or --alpha png (MP4 has no alpha)")
+        raise ValueError("a transparent background needs --alpha (webm, mov, webp, gif or png; MP4 has no alpha)")
     picture = None
-    if spec is not None and spec.path is not None:
+    moving = spec is not None and spec.path is not None and spec.path.suffix.lower() in VIDEO_SUFFIXES
+    if spec is not None and spec.path is not None and not moving:
         from fusionmat.io.read import read_image
 
         picture = read_image(spec.path)
@@ -225,6 +292,10 @@ def matte_video(source: str | os.PathLike, out_dir: str | os.PathLike | None = N
     container, stream = probe(source)
     with ExitStack() as stack:  # staged outputs: committed when the block ends normally, else removed
         stack.callback(container.close)
+        if moving:
+            scenery = _BackgroundVideo(av, spec.path)
+            stack.callback(scenery.close)
+            loaded_bg = dataclasses.replace(loaded_bg, moving=scenery)
         report = _matte_frames(av, source, folder, container, stream, stack, engine=engine, loaded_bg=loaded_bg,
                                alpha=alpha, start=start, end=end, rotate=rotate, crop=crop, temporal=temporal,
                                matte_output=matte_output, on_frame=on_frame, mask=mask)
@@ -298,6 +369,13 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
         if alpha == "webm":
             open_writer("cutout", f"{stem}_cutout.webm", "libvpx-vp9", w, h, "yuva420p",
                         {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8"})
+        elif alpha == "mov":  # ProRes 4444 with alpha, as editors import it; the sound copied
+            open_writer("cutout", f"{stem}_cutout.mov", "prores_ks", w, h, "yuva444p10le", {"profile": "4444"},
+                        audio_from=audio)
+        elif alpha == "webp":  # animated WebP with alpha, looping
+            open_writer("cutout", f"{stem}_cutout.webp", "libwebp_anim", w, h, "yuva420p", {"loop": "0"})
+        elif alpha == "gif":
+            writers["cutout"] = _GifWriter(output("cutout", f"{stem}_cutout.gif"), time_base)
         elif alpha == "png":
             output("cutout", cutout_folder.name, is_folder=True)
 
@@ -404,6 +482,8 @@ def _write_frame(rgb, matte, writers, temps, background, index: int, pts: int) -
     if "composite" in writers or "cutout" in temps:
         fg, bg = estimate_layers(rgb, matte)
         if "composite" in writers:
+            if background.moving is not None:  # a background video: its next frame
+                background = dataclasses.replace(background, picture=background.moving.next())
             writers["composite"].write(to_uint8(composite(fg, matte, background_for(rgb, matte, bg, background))),
                                        "rgb24", pts)
         if "cutout" in writers:
