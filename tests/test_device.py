@@ -65,13 +65,12 @@ def test_cuda_asked_for_must_be_had(onnx, monkeypatch):
 def test_the_option_reaches_every_engine_through_the_environment(monkeypatch, tmp_path):
     from fusionmat.cli import main
 
-    monkeypatch.delenv(device.ENV_DEVICE, raising=False)
+    monkeypatch.setenv(device.ENV_DEVICE, "auto")  # recorded, so what the command sets is undone after
     result = CliRunner().invoke(main, ["predict", str(tmp_path / "none.jpg"), "--engine", "selfie",
                                        "--device", "cuda"])
     assert result.exit_code == 1 and "engine selfie runs on the CPU only" in result.output
     import os
 
     assert os.environ[device.ENV_DEVICE] == "cuda"  # what serve, video and Ray's local workers read
-    monkeypatch.delenv(device.ENV_DEVICE)
     bad = CliRunner().invoke(main, ["predict", "x.jpg", "--device", "gpu"])
     assert bad.exit_code == 2 and "'gpu' is not one of 'auto', 'cpu', 'cuda'" in bad.output
