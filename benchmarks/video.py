@@ -2,6 +2,7 @@
 
 Usage:
     python benchmarks/video.py ../shared/bench/plain [--clips 2] [--frames 120] [--long-side 576]
+                               [--engine rvm] [-E video_side=640] [--size 1920x1080]
 
 Each clip puts one benchmark subject (its true foreground and alpha) over another entry's
 background at 1280x720 and moves it: translation across the frame, a 0.9 -> 1.1 zoom, a
@@ -29,13 +30,13 @@ def load(bench: Path, entry: dict, key: str) -> np.ndarray:
     return read_matte(bench / entry[key]) if key == "alpha" else read_image(bench / entry[key])
 
 
-def make_clip(bench: Path, subject: dict, scenery: dict, frames: int, seed: int):
-    """(frames as uint8 RGB, true alphas as float32) of one synthetic clip at 1280x720."""
+def make_clip(bench: Path, subject: dict, scenery: dict, frames: int, seed: int, size: tuple[int, int] = (1280, 720)):
+    """(frames as uint8 RGB, true alphas as float32) of one synthetic clip of ``size`` (width, height)."""
     import cv2
 
     rng = np.random.default_rng(seed)
     fg, alpha, bg = load(bench, subject, "fg"), load(bench, subject, "alpha"), load(bench, scenery, "bg")
-    width, height = 1280, 720
+    width, height = size
     margin = 16
     scale = max((width + 2 * margin) / bg.shape[1], (height + 2 * margin) / bg.shape[0])
     bg = cv2.resize(bg, (math.ceil(bg.shape[1] * scale), math.ceil(bg.shape[0] * scale)), interpolation=cv2.INTER_AREA)
@@ -109,7 +110,8 @@ def write_mp4(images, path: Path, rate: int = 30) -> None:
 @click.option("--long-side", type=int, default=None, help="modnet's inference long side (default: the engine's).")
 @click.option("--engine", default="modnet", show_default=True)
 @click.option("-E", "--engine-opt", "engine_opts", multiple=True, metavar="KEY=VALUE", help="An engine option.")
-def main(bench, clips, frames, long_side, engine, engine_opts):
+@click.option("--size", default="1280x720", show_default=True, metavar="WxH", help="The clips' frame size.")
+def main(bench, clips, frames, long_side, engine, engine_opts, size):
     import fusionmat
     from fusionmat.matting.pipeline import matte_image
     from fusionmat.preprocess.chain import Preprocessor, build_preprocessor
@@ -127,13 +129,14 @@ def main(bench, clips, frames, long_side, engine, engine_opts):
     speeds = []
     for clip in range(clips):
         subject, scenery = entries[(3 * clip) % len(entries)], entries[(3 * clip + 7) % len(entries)]
-        images, truths = make_clip(bench, subject, scenery, frames, seed=clip)
+        width, height = (int(v) for v in size.lower().split("x"))
+        images, truths = make_clip(bench, subject, scenery, frames, seed=clip, size=(width, height))
         fixed = Preprocessor(chooser.decide(images[0]))
         start = time.perf_counter()
         with loaded.stream():  # a recurrent engine carries its state over the clip, as in matte_video
             raw = [matte_image(image, loaded, preprocessor=fixed).astype(np.float16) for image in images]
         engine_fps = frames / (time.perf_counter() - start)
-        click.echo(f"clip {clip}: {subject['foreground']} over {scenery['background']}, {frames} frames 1280x720 "
+        click.echo(f"clip {clip}: {subject['foreground']} over {scenery['background']}, {frames} frames {size} "
                    f"(engine alone {engine_fps:.2f} fps)")
         for setting in sweep:
             row = scores(filtered(images, raw, *setting), truths)
