@@ -80,3 +80,15 @@ def test_every_command_is_documented():
     readme = (ROOT / "README.md").read_text()
     for name in main.commands:
         assert f"fusionmat {name}" in readme
+
+
+def test_the_readme_stays_short_and_every_page_of_the_manual_is_in_the_site():
+    import yaml
+
+    readme = (ROOT / "README.md").read_text().splitlines()
+    assert len(readme) <= 200, f"README.md has {len(readme)} lines; the manual is docs/"
+    site = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    pages = {next(iter(entry.values())) for entry in site["nav"]}
+    on_disk = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")}
+    assert pages == on_disk, f"in docs/ but not in mkdocs.yml's nav, or the other way: {pages ^ on_disk}"
+    assert "mkdocs build --strict" in (ROOT / ".ci" / "run").read_text()

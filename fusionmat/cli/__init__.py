@@ -70,6 +70,8 @@ def main() -> None:
       fusionmat compose photo.jpg --bg beach.jpg
       fusionmat video talk.mp4 --alpha webm
       fusionmat serve                    # http://127.0.0.1:8000/
+
+    The manual: docs/ in the repository (README.md links each page; `mkdocs serve` shows it as a site).
     """
 
 
