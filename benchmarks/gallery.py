@@ -124,7 +124,7 @@ def main(samples, out):
             row_image(rgb, alpha).save(path, quality=80, optimize=True)
             total += path.stat().st_size
             lines.append(f"| {name} | {engine} | ![{name}, {engine}]({path.name}) |")
-    (out / "index.md").write_text("\n".join(lines) + "\n")
+    (out / "index.md").write_text("# Gallery\n\n" + "\n".join(lines) + "\n")
     click.echo(f"{out}: {len(lines) - 2} rows, {total / 1e6:.2f} MB of pictures")
 
 

@@ -15,7 +15,7 @@ from fusionmat.errors import FusionmatError
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), default=min(2, os.cpu_count() or 1), show_default=True,
               help="Inference threads, each with its own engine (about 400 MB) and an equal share of the cores; "
-                   "2 answers twice the requests of 1 on two cores (README).")
+                   "2 answers twice the requests of 1 on two cores (docs/serve.md).")
 @click.option("--max-upload-mb", type=click.FloatRange(0.1, 1024), default=25.0, show_default=True,
               help="Larger uploads are answered 413.")
 @click.option("--max-queue", type=click.IntRange(1, 10000), default=16, show_default=True,

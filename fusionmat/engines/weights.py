@@ -195,5 +195,6 @@ def find_latefusion_weights(explicit: str | os.PathLike | None = None) -> Path:
     where = ", ".join(str(p) for p in candidates)
     raise WeightsError(
         f"Late Fusion weights not found (looked at {where}); download the released .h5 from "
-        f"{manifest()['latefusion']['url']} (the original project's link) and pass it with -E weights=FILE"
+        f"{manifest()['latefusion']['url']} (the original project's link) and pass it with -E weights=FILE "
+        f"(export: --weights FILE)"
     )

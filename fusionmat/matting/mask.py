@@ -70,7 +70,7 @@ OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
     "dilate": (_pixels(500), "PX", WHOLE_500, "move the subject's edge out by PX pixels"),
     "feather": (_pixels_float(500.0), "PX", "a number of pixels from 0 to 500", "soften the edge over about PX pixels"),
     "trim": (_pixels(10000), "MARGIN", "a whole number of pixels from 0 to 10000",
-             "crop every output to the subject's box plus MARGIN pixels (default 0)"),
+             "crop every output to the subject's box plus MARGIN pixels (default 0; photos only)"),
 }
 """Each mask option, in the order it applies: its parser from text (ValueError when bad),
 metavar, what it takes, help."""

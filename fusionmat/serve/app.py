@@ -14,7 +14,7 @@ A request's way in (:mod:`fusionmat.serve.admission`): its body is reserved in t
 budget and read with timeouts; its options and the photo's header are checked (400, 413, 415,
 422) before it takes a place in the queue; it waits (smallest first) for an inference thread
 and its memory; a request whose client has gone is dropped while it waits, and stopped between
-steps while it runs. Errors are JSON ``{"error": "..."}``; see README's service section.
+steps while it runs. Errors are JSON ``{"error": "..."}``; see docs/serve.md.
 """
 from __future__ import annotations
 
