@@ -218,7 +218,7 @@ def test_only_writes_the_chosen_outputs_and_resumes_on_them(tmp_path, astronaut)
 @pytest.mark.parametrize("args, words", [
     (["--only", "gif"], "--only: must be one or more of cutout, composite, matte, preview (comma-separated)"),
     (["--only", ","], "--only: must be one or more of"),
-    (["--only", "composite"], "only composite needs a background (--bg)"),
+    (["--only", "composite"], "Invalid value for --only: composite needs a background (--bg)"),
 ])
 def test_only_is_checked_before_any_work(tmp_path, args, words):
     (tmp_path / "shoot").mkdir()
@@ -235,3 +235,20 @@ def test_the_library_batch_takes_only(tmp_path, astronaut):
     Image.fromarray(astronaut).resize((96, 96)).save(src / "a.png")
     report = fusionmat.batch(src, tmp_path / "out", engine="selfie", only="matte")
     assert report.done == [str(src / "a.png")] and [p.name for p in (tmp_path / "out").iterdir()] == ["a_matting.png"]
+
+
+@requires_weights
+def test_an_output_made_with_other_settings_is_redone_even_when_the_matte_is_current(tmp_path, astronaut):
+    src = tmp_path / "shoot"
+    src.mkdir()
+    Image.fromarray(astronaut).resize((96, 96)).save(src / "a.jpg")
+    runner = CliRunner()
+    base = ["batch", str(src), "--engine", "selfie", "--out", str(tmp_path / "o"), "--json", "-", "-q"]
+    runner.invoke(main, [*base, "--only", "cutout", "--threshold", "0.5"])  # a hard cut-out
+    runner.invoke(main, [*base, "--only", "matte"])  # the matte, without the threshold
+    again = runner.invoke(main, [*base, "--only", "matte,cutout"])
+    assert json.loads(again.stdout)["done"] == [str(src / "a.jpg")]  # the hard cut-out is not kept
+    alpha = np.asarray(Image.open(tmp_path / "o" / "a_cutout.png"))[..., 3]
+    assert len(np.unique(alpha)) > 2
+    last = runner.invoke(main, [*base, "--only", "preview,cutout"])
+    assert json.loads(last.stdout)["skipped"] == [str(src / "a.jpg")] or last.exit_code == 0

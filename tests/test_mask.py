@@ -117,10 +117,12 @@ def test_the_server_takes_the_mask_parameters():
     with TestClient(create_app(ServeSettings(engine="selfie")), base_url="http://localhost") as client:
         hard = client.post("/api/matte", params={"output": "matte", "threshold": "0.5", "trim": "0"},
                            content=buffer.getvalue())
+        bare = client.post("/api/matte?output=matte&trim", content=buffer.getvalue())  # as a bare --trim
         bad = client.post("/api/matte", params={"erode": "-2"}, content=buffer.getvalue())
     matte = np.asarray(Image.open(io.BytesIO(hard.content)))
     assert hard.status_code == 200 and set(np.unique(matte)) == {0, 255} and matte.shape != (160, 160)
     assert bad.status_code == 400 and "erode must be" in bad.json()["error"]
+    assert Image.open(io.BytesIO(bare.content)).size != (160, 160)
 
 
 def test_video_refuses_trim_and_takes_the_others():

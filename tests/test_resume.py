@@ -18,7 +18,7 @@ def stamped(tmp_path, key="k1"):
     image = tmp_path / "a.png"
     Image.new("RGB", (8, 8), "red").save(image)
     outputs = {"matting": tmp_path / "a_matting.png", "concat": tmp_path / "a_concat.jpg"}
-    save_image(outputs["concat"], np.zeros((8, 16, 3), np.uint8))
+    save_image(outputs["concat"], np.zeros((8, 16, 3), np.uint8), text={"fusionmat": stamp(image, key)})
     save_image(outputs["matting"], np.zeros((8, 8), np.float32), text={"fusionmat": stamp(image, key)})
     return image, outputs
 
@@ -27,6 +27,8 @@ def test_up_to_date_needs_every_output_and_the_same_stamp(tmp_path):
     image, outputs = stamped(tmp_path)
     assert is_up_to_date(image, outputs, "k1")
     assert not is_up_to_date(image, outputs, "k2")  # other settings
+    save_image(outputs["concat"], np.zeros((8, 16, 3), np.uint8), text={"fusionmat": stamp(image, "k0")})
+    assert not is_up_to_date(image, outputs, "k1")  # one output made with other settings: redone
     outputs["concat"].unlink()
     assert not is_up_to_date(image, outputs, "k1")  # an output is missing
 

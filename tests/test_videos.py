@@ -356,6 +356,7 @@ def test_cut_outs_with_alpha_decode_back_with_every_frame(clip, tmp_path, kind):
             assert container.streams.audio  # the sound comes with it
     else:  # FFmpeg does not read animated WebP: Pillow does, and GIF too
         frames = [np.asarray(f.convert("RGBA")) for f in ImageSequence.Iterator(Image.open(path))]
+        assert Image.open(path).info.get("loop") == 0  # both loop for ever
     assert len(frames) == 8 and frames[0].shape[:2] == (144, 192)
     alpha = np.stack([f[..., 3] for f in frames])
     assert alpha.min() == 0 and alpha.max() == 255  # transparent around the subject, opaque on it

@@ -112,3 +112,28 @@ def test_without_watchfiles_the_extra_is_named(tmp_path, monkeypatch, missing):
     monkeypatch.setattr(builtins, "__import__", no_watchfiles)
     with pytest.raises(MissingDependencyError, match=r"fusionmat\[watch\]"):
         watch_folder(tmp_path, tmp_path / "out", None, None, BatchConfig(), report=Report())
+
+
+def test_a_photo_read_half_written_and_then_done_is_not_a_failure(tmp_path):
+    from fusionmat.run.watch import watch_folder
+
+    src = tmp_path / "booth"
+    src.mkdir()
+    out = default_out(src)
+    spec = SessionSpec("box", plan=OutputPlan(), preprocess=None)
+    session, config, report = spec.build(Box()), BatchConfig(workers=1), Report()
+    stop, ready = threading.Event(), threading.Event()
+    watcher = threading.Thread(target=watch_folder, args=(src, out, spec, session, config),
+                               kwargs={"report": report, "stop": stop, "on_ready": ready.set, "settle": 0.5})
+    watcher.start()
+    assert ready.wait(10)
+    data = jpeg(5)
+    with open(src / "p.jpg", "wb") as fh:
+        fh.write(data[: len(data) // 2])
+        fh.flush()
+        time.sleep(2.5)  # longer than the settle time: read half-written, and fails
+        fh.write(data[len(data) // 2:])
+    time.sleep(3)
+    stop.set()
+    watcher.join(15)
+    assert report.done and not report.failed  # done since: the failure is gone

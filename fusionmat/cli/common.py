@@ -150,7 +150,7 @@ def output_plan(*, cutout: bool = False, background: str | None = None, fit: str
         return OutputPlan(cutout=cutout, background=loaded, composite_format=composite_format, quality=quality,
                           matte_and_preview=matte_and_preview, only=kinds, mask=mask)
     except ValueError as exc:
-        hint = "--only" if str(exc).startswith("only") else "--format"
+        hint = "--only" if str(exc).startswith(("only", "composite needs")) else "--format"
         raise click.BadParameter(str(exc), param_hint=hint) from None
 
 

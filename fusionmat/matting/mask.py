@@ -64,7 +64,7 @@ def _pixels_float(most: float) -> Callable[[str], float]:
 
 WHOLE_500 = "a whole number of pixels from 0 to 500"
 OPTIONS: dict[str, tuple[Callable[[str], object], str, str, str]] = {
-    "threshold": (_fraction, "T", "a number between 0 and 1",
+    "threshold": (_fraction, "T", "a number between 0 and 1, both excluded",
                   "a hard mask: alpha at or above T becomes 1, the rest 0"),
     "erode": (_pixels(500), "PX", WHOLE_500, "move the subject's edge in by PX pixels"),
     "dilate": (_pixels(500), "PX", WHOLE_500, "move the subject's edge out by PX pixels"),

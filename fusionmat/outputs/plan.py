@@ -47,7 +47,7 @@ class OutputPlan:
                 raise ValueError(f"only takes {', '.join(ONE_FILE_KINDS)} (comma-separated), got "
                                  f"{', '.join(unknown) or 'nothing'}")
             if "composite" in self.only and self.background is None:
-                raise ValueError("only composite needs a background (--bg)")
+                raise ValueError("composite needs a background (--bg)")
         if self.composite_format not in COMPOSITE_FORMATS:
             raise ValueError(f"format must be one of {', '.join(COMPOSITE_FORMATS)}, got {self.composite_format!r}")
         if not 1 <= self.quality <= 100:
@@ -146,17 +146,17 @@ def write_outputs(rgb: np.ndarray, alpha: np.ndarray, paths: Mapping[str, Path],
                   stamp: str | None = None) -> None:
     """Write every file in ``paths`` (each atomically); colours are estimated once when needed.
 
-    ``stamp`` (see :mod:`fusionmat.outputs.resume`) goes into the anchor output (the matte, else the
-    composite), which is written last, so a stamped anchor means the image's other outputs
-    were written before it.
+    ``stamp`` (see :mod:`fusionmat.outputs.resume`) goes into every output that holds text (PNG,
+    JPEG), so a re-run checks each one: an output made with other settings (an earlier ``--only``
+    set, another ``--threshold``) is redone, not kept because the matte is current.
     """
     from fusionmat.io.write import cutout_rgba, preview_image, save_image
     from fusionmat.matting.foreground import estimate_layers
-    from fusionmat.outputs.resume import OUTPUT_MARK, STAMP_KEY, anchor
+    from fusionmat.outputs.resume import OUTPUT_MARK, STAMP_KEY
 
     def mark(kind: str) -> dict[str, str]:
-        """The anchor's resume stamp, or the mark every other output carries."""
-        return {STAMP_KEY: stamp if stamp and anchor(paths) == kind else OUTPUT_MARK}
+        """The resume stamp, or without one the mark every output of fusionmat's carries."""
+        return {STAMP_KEY: stamp or OUTPUT_MARK}
 
     if "concat" in paths:
         save_image(paths["concat"], preview_image(rgb, alpha), text=mark("concat"))

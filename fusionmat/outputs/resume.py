@@ -124,6 +124,8 @@ def is_output(path) -> bool:
     return read_stamp(path) is not None
 
 
+STAMPED_SUFFIXES = (".png", ".jpg", ".jpeg")
+"""Outputs that hold a stamp (PNG text, a JPEG comment); a WebP composite holds none."""
 ANCHORS = ("matting", "composite", "cutout", "concat")
 """The output that carries the stamp: the first of these an image has (``batch --only`` may
 leave out any of them)."""
@@ -135,13 +137,13 @@ def anchor(outputs: Mapping[str, Path]) -> str | None:
 
 
 def is_up_to_date(image: str | os.PathLike, outputs: Mapping[str, Path], key: str) -> bool:
-    """True when every output (by kind) exists and the anchor's stamp is the one this run would write."""
-    kind = anchor(outputs)
-    if kind is None or not all(p.is_file() for p in outputs.values()):
+    """True when every output (by kind) exists and each one that holds a stamp (PNG, JPEG; not
+    WebP) carries the one this run would write; at least one must."""
+    if anchor(outputs) is None or not all(p.is_file() for p in outputs.values()):
         return False
-    matte = outputs[kind]
     try:
         expected = stamp(image, key)
     except OSError:
         return False
-    return read_stamp(matte) == expected
+    stamped = [path for path in outputs.values() if path.suffix.lower() in STAMPED_SUFFIXES]
+    return bool(stamped) and all(read_stamp(path) == expected for path in stamped)

@@ -102,8 +102,8 @@ class _Writer:
     """One encoded output video (frames from arrays)."""
 
     def __init__(self, av, path: Path, codec: str, rate: Fraction, time_base: Fraction, width: int, height: int,
-                 pix_fmt: str, options: dict | None = None, audio_from=None) -> None:
-        self.container = av.open(str(path), mode="w")
+                 pix_fmt: str, options: dict | None = None, audio_from=None, muxer: dict | None = None) -> None:
+        self.container = av.open(str(path), mode="w", options=muxer or {})
         self.closed = False
         self.stream = self.container.add_stream(codec, rate=rate)
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, pix_fmt
@@ -353,8 +353,9 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
         return temps[kind]
 
     def open_writer(kind: str, name: str, codec: str, w: int, h: int, pix_fmt: str, options: dict,
-                    audio_from=None) -> None:
-        writers[kind] = _Writer(av, output(kind, name), codec, rate, time_base, w, h, pix_fmt, options, audio_from)
+                    audio_from=None, muxer: dict | None = None) -> None:
+        writers[kind] = _Writer(av, output(kind, name), codec, rate, time_base, w, h, pix_fmt, options, audio_from,
+                                muxer)
         stack.callback(writers[kind].abort)  # before the temp is removed, on an exception
 
     def open_outputs(height: int, width: int) -> None:
@@ -373,7 +374,7 @@ def _matte_frames(av, source: Path, folder: Path, container, stream, stack: Exit
             open_writer("cutout", f"{stem}_cutout.mov", "prores_ks", w, h, "yuva444p10le", {"profile": "4444"},
                         audio_from=audio)
         elif alpha == "webp":  # animated WebP with alpha, looping
-            open_writer("cutout", f"{stem}_cutout.webp", "libwebp_anim", w, h, "yuva420p", {"loop": "0"})
+            open_writer("cutout", f"{stem}_cutout.webp", "libwebp_anim", w, h, "yuva420p", {}, muxer={"loop": "0"})
         elif alpha == "gif":
             writers["cutout"] = _GifWriter(output("cutout", f"{stem}_cutout.gif"), time_base)
         elif alpha == "png":

@@ -78,6 +78,8 @@ def watch_folder(src: Path, out_root: Path, spec, session, batch, *, report, set
         chosen = [image for image in images if os.path.abspath(image) in wanted]
         if chosen:
             run_folder(chosen, src, out_root, spec, session, batch, report=report, on_outcome=on_outcome)
+            done = set(report.done)  # read half-written once, done since: not a failure any more
+            report.failed = [failure for failure in report.failed if failure["file"] not in done]
             report.start = began if began is not None else report.start
             if report.interrupted:
                 return

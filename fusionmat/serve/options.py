@@ -92,7 +92,10 @@ def parse_request_options(params: dict, defaults, *, has_picture: bool = False) 
     from fusionmat.matting.mask import OPTIONS, parse_mask
 
     try:
-        mask = parse_mask({name: params.get(name) for name in OPTIONS if params.get(name)})
+        given = {name: params.get(name) for name in OPTIONS if params.get(name)}
+        if "trim" in params and not params["trim"]:
+            given["trim"] = "0"  # ?trim alone, as a bare --trim: no margin
+        mask = parse_mask(given)
     except ValueError as exc:
         raise HTTPError(400, str(exc)) from None
     return RequestOptions(output, fmt, fit, int(text), bg, **chosen, mask=mask)
