@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -127,24 +128,36 @@ def refuse_bombs(im: Image.Image, name) -> None:
     check_pixels(im.width, im.height, str(name))
 
 
-def image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """(width, height) of an image as :func:`read_image` would return it (EXIF orientation
-    applied), from its header alone: nothing is decoded. ImageReadError as :func:`read_image`
-    (not an image, over the pixel budget, smaller than ``MIN_SIDE``)."""
+@contextmanager
+def _header(path) -> Iterator[tuple[Image.Image, str]]:
+    """(the opened image, its name in messages), nothing decoded yet: the checks every reader
+    makes first (not a FIFO or device, one-line errors, the pixel budget on the header)."""
     path = as_path(path)
     name = label(path)
     refuse_special(path)
     with _decoding(path), opened(path) as source:
         with Image.open(source) as im:
             refuse_bombs(im, name)
-            w, h = im.size
-            tags = im.getexif() if im.format != "PNG" else Image.Exif()  # PNG's would decode to look past the pixels
-            if im.format == "PNG" and "exif" in im.info:
-                tags.load(im.info["exif"])
-            if tags.get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter: sides swap
-                w, h = h, w
-    if min(h, w) < MIN_SIDE:
-        raise ImageReadError(f"{name}: image is {w}x{h}, smaller than {MIN_SIDE} px on a side")
+            yield im, name
+
+
+def _check_side(width: int, height: int, name: str) -> None:
+    if min(height, width) < MIN_SIDE:
+        raise ImageReadError(f"{name}: image is {width}x{height}, smaller than {MIN_SIDE} px on a side")
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of an image as :func:`read_image` would return it (EXIF orientation
+    applied), from its header alone: nothing is decoded. ImageReadError as :func:`read_image`
+    (not an image, over the pixel budget, smaller than ``MIN_SIDE``)."""
+    with _header(path) as (im, name):
+        w, h = im.size
+        tags = im.getexif() if im.format != "PNG" else Image.Exif()  # PNG's would decode to look past the pixels
+        if im.format == "PNG" and "exif" in im.info:
+            tags.load(im.info["exif"])
+        if tags.get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter: sides swap
+            w, h = h, w
+    _check_side(w, h, name)
     return w, h
 
 
@@ -173,18 +186,11 @@ def read_image(path: str | os.PathLike, *, dtype: type = np.float32) -> np.ndarr
     if dtype not in (np.float32, np.uint8):
         raise ValueError(f"dtype must be np.float32 or np.uint8, got {dtype!r}")
     convert = _to_rgb8 if dtype == np.uint8 else _to_rgb
-    path = as_path(path)
-    name = label(path)
-    refuse_special(path)
-    with _decoding(path), opened(path) as source:
-        with Image.open(source) as im:
-            refuse_bombs(im, name)
-            im.load()
-            ImageOps.exif_transpose(im, in_place=True)  # no copy of the decoded photo
-            rgb = convert(im)
-    h, w = rgb.shape[:2]
-    if min(h, w) < MIN_SIDE:
-        raise ImageReadError(f"{name}: image is {w}x{h}, smaller than {MIN_SIDE} px on a side")
+    with _header(path) as (im, name):
+        im.load()
+        ImageOps.exif_transpose(im, in_place=True)  # no copy of the decoded photo
+        rgb = convert(im)
+    _check_side(rgb.shape[1], rgb.shape[0], name)
     return rgb
 
 
