@@ -12,7 +12,6 @@ import threading
 import time
 import urllib.request
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -118,21 +117,31 @@ def test_a_client_that_leaves_is_dropped_and_logged_499(server, photo):
     assert sum(' 499 ' in line for line in lines) == 2
 
 
+def sigterm_mid_request(process, url: str, photo: bytes) -> tuple[int, bytes]:
+    """Send ``photo`` (a matte request), SIGTERM the server once it is busy with it, and return
+    the answer (status, body) after the server has exited."""
+    answer: dict = {}
+    client = threading.Thread(target=lambda: answer.update(result=post(url, photo)))
+    client.start()
+    deadline = time.monotonic() + 30
+    while not health(url)["busy"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    client.join(120)
+    process.wait(60)
+    return answer["result"]
+
+
+def resized(photo: bytes, side: int) -> bytes:
+    big = io.BytesIO()
+    Image.open(io.BytesIO(photo)).resize((side, side)).save(big, format="JPEG")
+    return big.getvalue()
+
+
 @requires_weights
 def test_sigterm_finishes_the_request_in_progress_then_exits_130(photo):
-    big = io.BytesIO()
-    Image.fromarray(np.asarray(Image.open(io.BytesIO(photo)).resize((2400, 2400)))).save(big, format="JPEG")
     with running_server("--engine", "selfie", "--grace", "60") as (process, url):
-        answer: dict = {}
-        client = threading.Thread(target=lambda: answer.update(result=post(url, big.getvalue())))
-        client.start()
-        deadline = time.monotonic() + 30
-        while not health(url)["busy"] and time.monotonic() < deadline:
-            time.sleep(0.02)
-        process.send_signal(signal.SIGTERM)
-        client.join(120)
-        process.wait(60)
-        status, body = answer["result"]
+        status, body = sigterm_mid_request(process, url, resized(photo, 2400))
         assert status == 200 and Image.open(io.BytesIO(body)).size == (2400, 2400)
         assert process.returncode == 130 and "stopped" in process.stderr.read()
         with pytest.raises(OSError):
@@ -153,20 +162,8 @@ def test_a_port_is_bound_before_the_engines_load(tmp_path):
 
 @requires_weights
 def test_past_the_grace_period_a_request_is_stopped_at_its_next_step_and_answered_503(photo):
-    big = io.BytesIO()
-    Image.open(io.BytesIO(photo)).resize((3000, 3000)).save(big, format="JPEG")
     with running_server("--engine", "selfie", "--grace", "0.5") as (process, url):
-        answer: dict = {}
-        client = threading.Thread(target=lambda: answer.update(
-            result=post(url.replace("output=matte", "") + "", big.getvalue())))
-        client.start()
-        deadline = time.monotonic() + 30
-        while not health(url)["busy"] and time.monotonic() < deadline:
-            time.sleep(0.02)
-        process.send_signal(signal.SIGTERM)
-        client.join(120)
-        process.wait(60)
-        status, body = answer["result"]
+        status, body = sigterm_mid_request(process, url, resized(photo, 3000))
         errors = process.stderr.read()
     assert status == 503 and b"the server is stopping" in body
     assert process.returncode == 130 and "Traceback" not in errors and "CancelledError" not in errors
